@@ -1,0 +1,24 @@
+"""Dead letters: a record the service cannot use, kept whole with the reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.common.messages import Outgoing, Record
+from shared.dead_letter import DeadLetter
+from shared.topics import dead_letter_topic
+
+
+def dead_letter(record: Record, error: str, consumer_group: str, now: datetime) -> Outgoing:
+    letter = DeadLetter.from_record(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        original=record.value,
+        consumer_group=consumer_group,
+        error=error,
+        failed_at=now,
+    )
+    key = record.key.decode("utf-8", "replace") if record.key is not None else None
+    return Outgoing.of(dead_letter_topic(record.topic), key, letter)

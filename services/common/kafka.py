@@ -1,0 +1,178 @@
+"""The FastStream wiring every worker shares: one batch subscriber, one publisher per topic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.publisher.usecase import DefaultPublisher
+from pydantic import SkipValidation
+
+from services.common.messages import Outgoing, Record
+from services.common.settings import RuntimeSettings
+from shared.dead_letter import DeadLetter
+from shared.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+# Kafka answers a duplicate create with this code in the response, not an exception.
+_TOPIC_ALREADY_EXISTS = 36
+
+
+@dataclass(frozen=True)
+class TopicDoc:
+    """A topic a worker consumes or produces, with the message model that documents it."""
+
+    topic: str
+    model: Any
+    description: str
+
+
+def build_broker(settings: RuntimeSettings, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        # Every in-sync replica confirms a decision before the till may rely on it.
+        acks="all",
+        linger_ms=1,
+        request_timeout_ms=30_000,
+        # Topics are created explicitly at start with the configured partition count; an
+        # auto-created topic would get the broker's default count and break key partitioning.
+        allow_auto_create_topics=False,
+        graceful_timeout=15.0,
+        logger=None,
+        description="Tabs: customer accounts, loyalty and statements for retailers.",
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Sequence[str], partitions: int, *, timeout_s: float = 30.0
+) -> None:
+    """Creates the topics that are missing; an existing topic is left as it is."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+    )
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in topics]
+        )
+        for name, code, *_ in response.topic_errors:
+            if code not in (0, _TOPIC_ALREADY_EXISTS):
+                raise RuntimeError(f"creating topic {name} failed with Kafka error code {code}")
+    finally:
+        await admin.close()
+
+
+async def _raw_records(message: KafkaMessage) -> Any:
+    # The pipeline validates each record itself, so that one bad record becomes a dead letter
+    # instead of failing the whole batch in FastStream's decoder.
+    return message.raw_message
+
+
+BatchHandler = Callable[[Sequence[Record]], Awaitable[None]]
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: RuntimeSettings,
+    *,
+    group_id: str,
+    consumes: Sequence[TopicDoc],
+    title: str,
+    on_batch: BatchHandler,
+) -> None:
+    """One consumer for all the worker's input topics: one group join, and with the range
+    assignor partition N of every input topic lands on the same worker (they share keys)."""
+    names = {settings.topic(doc.topic): doc.topic for doc in consumes}
+    payload: Any = consumes[0].model
+    for doc in consumes[1:]:
+        payload = payload | doc.model
+
+    async def consume(body: Annotated[Any, SkipValidation], message: KafkaMessage) -> None:
+        records = [Record(names[r.topic], r.partition, r.offset, r.key, r.value) for r in body]
+        try:
+            await on_batch(records)
+        except BaseException:
+            # Positions already moved past this batch: rewind so it is consumed again.
+            await message.nack()
+            raise
+        try:
+            await message.ack()
+        except (CommitFailedError, IllegalStateError):
+            # A rebalance took the partitions away; their new owner applies the batch again
+            # and the inbox makes that harmless.
+            log.info("offset commit lost to a rebalance; the new owner repeats the batch")
+
+    consume.__annotations__["body"] = Annotated[payload, SkipValidation]
+    broker.subscriber(
+        *names,
+        batch=True,
+        max_records=settings.batch_size_max,
+        batch_timeout_ms=200,
+        group_id=group_id,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        max_poll_interval_ms=300_000,
+        decoder=_raw_records,
+        title=title,
+        description="; ".join(f"{doc.topic}: {doc.description}" for doc in consumes),
+    )(consume)
+
+
+class Publishers:
+    """One FastStream publisher per produced topic (they document the topic in AsyncAPI)."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        settings: RuntimeSettings,
+        produces: Sequence[TopicDoc],
+        dead_letters_of: Sequence[str],
+    ) -> None:
+        self._by_topic: dict[str, DefaultPublisher] = {}
+        for doc in produces:
+            self._by_topic[doc.topic] = broker.publisher(
+                settings.topic(doc.topic),
+                schema=doc.model,
+                title=f"{doc.topic}:publish",
+                description=doc.description,
+            )
+        for topic in dead_letters_of:
+            name = dead_letter_topic(topic)
+            self._by_topic[name] = broker.publisher(
+                settings.topic(name),
+                schema=DeadLetter,
+                title=f"{name}:publish",
+                description=f"Records of {topic} that could not be used, kept whole.",
+            )
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._by_topic)
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Sends all, then waits for every acknowledgement (one round trip, not one each)."""
+        pending = []
+        for message in messages:
+            publisher = self._by_topic[message.topic]
+            key = message.key.encode() if message.key is not None else None
+            pending.append(
+                await publisher.publish(
+                    message.value,
+                    key=key,
+                    no_confirm=True,
+                    headers={"content-type": "application/json"},
+                )
+            )
+        await asyncio.gather(*pending)

@@ -1,0 +1,42 @@
+"""Prometheus metrics of one worker, in its own registry (tests run several workers at once)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.messages = Counter(
+            "tabs_messages",
+            "Records consumed, by topic and outcome (applied, duplicate, invalid, failed).",
+            ["topic", "outcome"],
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "tabs_batch_retries",
+            "Batch transactions retried, by cause (outage, conflict).",
+            ["cause"],
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "tabs_batch_seconds",
+            "Time to apply and publish one polled batch.",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.published = Counter(
+            "tabs_published_messages",
+            "Messages published, by topic.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.ready = Gauge("tabs_ready", "1 when the worker consumes.", registry=self.registry)
+        self.info = Gauge(
+            "tabs_service_info",
+            "The service this worker runs.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.info.labels(service).set(1)

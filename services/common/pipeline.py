@@ -1,0 +1,212 @@
+"""The consume-validate-apply-publish pipeline that every consumer runs.
+
+For each polled batch: validate every record (a failure becomes a dead letter and the batch goes
+on), then in ONE database transaction claim the message ids, apply the new messages and write
+every outgoing message to the outbox; publish after the commit; the caller commits offsets last.
+A crash between any two steps repeats work but never doubles an effect: the ids are claimed in
+the transaction of their effect, and a repeated id republishes its stored replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common.clock import Clock
+from services.common.dead_letters import dead_letter
+from services.common.handler import TopicHandler
+from services.common.inbox import Inbox, MessageKey
+from services.common.messages import Inbound, Outgoing, Record
+from services.common.metrics import Metrics
+from services.common.outbox import Outbox, OutboxRelay, OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+class PoisonBatch(Exception):
+    """Applying failed for a reason that retrying will not cure (a bug, not an outage)."""
+
+
+@dataclass
+class Batch:
+    """One poll's records after validation."""
+
+    valid: list[Inbound[Any]] = field(default_factory=list)
+    rejected: list[Outgoing] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        consumer_group: str,
+        engine: AsyncEngine,
+        handlers: Mapping[str, TopicHandler[Any]],
+        inbox: Inbox,
+        outbox: Outbox,
+        relay: OutboxRelay,
+        clock: Clock,
+        metrics: Metrics,
+        retry_backoff_max_s: float = 5.0,
+        conflict_retries_max: int = 5,
+    ) -> None:
+        self._group = consumer_group
+        self._engine = engine
+        self._handlers = handlers
+        self._inbox = inbox
+        self._outbox = outbox
+        self._relay = relay
+        self._clock = clock
+        self._metrics = metrics
+        self._backoff_max_s = retry_backoff_max_s
+        self._conflict_retries_max = conflict_retries_max
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        """Applies a batch and publishes its messages; returns when offsets may be committed."""
+        with self._metrics.batch_seconds.time():
+            now = self._clock.now()
+            batch = self._validate(records, now)
+            try:
+                rows = await self._commit_with_retries(batch.valid, batch.rejected, now)
+            except PoisonBatch:
+                rows = await self._isolate(batch, now)
+            await self._relay.publish(rows)
+
+    def _validate(self, records: Sequence[Record], now: datetime) -> Batch:
+        batch = Batch()
+        for record in records:
+            handler = self._handlers[record.topic]
+            try:
+                message = handler.parse(record.value)
+            except ValueError as error:
+                reason = _describe(error)
+                log.info(
+                    "invalid record %s[%d]@%d: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    reason,
+                )
+                self._metrics.messages.labels(record.topic, "invalid").inc()
+                batch.rejected.append(dead_letter(record, reason, self._group, now))
+                batch.rejected.extend(handler.rejection(record, reason, now))
+                continue
+            batch.valid.append(Inbound(record, message, handler.message_id(message)))
+        return batch
+
+    async def _commit_with_retries(
+        self, valid: list[Inbound[Any]], extra: list[Outgoing], now: datetime
+    ) -> list[OutboxRow]:
+        """Retries outages without bound (a good message is never dead-lettered for them)."""
+        attempt = 0
+        conflicts = 0
+        while True:
+            try:
+                async with self._engine.begin() as conn:
+                    outgoing = await self._apply(conn, valid, now)
+                    return await self._outbox.add(conn, [*extra, *outgoing], now)
+            except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
+                attempt += 1
+                self._metrics.retries.labels("outage").inc()
+                delay = _backoff(attempt, self._backoff_max_s)
+                log.warning(
+                    "database unavailable (%s); retry %d in %.2fs",
+                    type(error).__name__,
+                    attempt,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            except DBAPIError as error:
+                # A unique claim lost to another worker (a rebalance) or a deadlock: the next
+                # attempt sees the winner's rows. Past a bound it is not a race but a bug.
+                conflicts += 1
+                self._metrics.retries.labels("conflict").inc()
+                if conflicts > self._conflict_retries_max:
+                    raise PoisonBatch(str(error.orig)) from error
+                level = logging.INFO if isinstance(error, IntegrityError) else logging.WARNING
+                log.log(level, "transaction conflict (%s); retrying", type(error.orig).__name__)
+                await asyncio.sleep(_backoff(conflicts, self._backoff_max_s))
+            except (ValueError, TypeError, KeyError, AssertionError, ArithmeticError) as error:
+                raise PoisonBatch(f"{type(error).__name__}: {error}") from error
+
+    async def _apply(
+        self, conn: AsyncConnection, valid: list[Inbound[Any]], now: datetime
+    ) -> list[Outgoing]:
+        keys: list[MessageKey] = [(m.record.topic, m.message_id) for m in valid]
+        stored = await self._inbox.find(conn, keys)
+        replies: dict[MessageKey, list[Outgoing]] = dict(stored)
+        fresh: list[Inbound[Any]] = []
+        claimed: set[MessageKey] = set(stored)
+        for message, key in zip(valid, keys, strict=True):
+            if key not in claimed:
+                claimed.add(key)
+                fresh.append(message)
+        for run in _runs_by_topic(fresh):
+            handler = self._handlers[run[0].record.topic]
+            results = await handler.apply(conn, [m.message for m in run], now)
+            for message, result in zip(run, results, strict=True):
+                replies[(message.record.topic, message.message_id)] = result
+        await self._inbox.record(
+            conn,
+            [
+                ((m.record.topic, m.message_id), replies[(m.record.topic, m.message_id)])
+                for m in fresh
+            ],
+            now,
+        )
+        applied = {id(message) for message in fresh}
+        for message in valid:
+            outcome = "applied" if id(message) in applied else "duplicate"
+            self._metrics.messages.labels(message.record.topic, outcome).inc()
+        # Every delivery gets its replies, the second one too (the contract: republished).
+        return [reply for key in keys for reply in replies[key]]
+
+    async def _isolate(self, batch: Batch, now: datetime) -> list[OutboxRow]:
+        """Applies the batch one message at a time so that one bad message cannot stall it."""
+        rows = await self._commit_with_retries([], batch.rejected, now)
+        for message in batch.valid:
+            try:
+                rows += await self._commit_with_retries([message], [], now)
+            except PoisonBatch as error:
+                log.error(
+                    "message %s failed and goes to the dead letters: %s", message.message_id, error
+                )
+                self._metrics.messages.labels(message.record.topic, "failed").inc()
+                letter = dead_letter(message.record, f"internal error: {error}", self._group, now)
+                rows += await self._commit_with_retries([], [letter], now)
+        return rows
+
+
+def _runs_by_topic(messages: list[Inbound[Any]]) -> list[list[Inbound[Any]]]:
+    """Consecutive messages of one topic, in arrival order."""
+    runs: list[list[Inbound[Any]]] = []
+    for message in messages:
+        if runs and runs[-1][0].record.topic == message.record.topic:
+            runs[-1].append(message)
+        else:
+            runs.append([message])
+    return runs
+
+
+def _backoff(attempt: int, ceiling_s: float) -> float:
+    """Capped exponential backoff with full jitter."""
+    return random.uniform(0, min(ceiling_s, 0.05 * 2 ** min(attempt, 10)))
+
+
+def _describe(error: ValueError) -> str:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        parts = []
+        for item in errors(include_url=False, include_input=False):
+            where = ".".join(str(p) for p in item.get("loc", ())) or "message"
+            parts.append(f"{where}: {item.get('msg', '')}")
+        return "; ".join(parts)
+    return str(error)

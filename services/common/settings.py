@@ -1,0 +1,46 @@
+"""Settings shared by every worker, read from the environment of CONTRACT.md."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RuntimeSettings(BaseSettings):
+    """What every worker needs: the broker, Redis, HTTP and the consumer's tuning.
+
+    Consumer timings default to values valid on Apache Kafka (whose brokers refuse session
+    timeouts under 6 s); `tabs up` and the tests lower them for the embedded broker.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    http_host: str = Field("127.0.0.1", alias="HTTP_HOST")
+    http_port: int = Field(8080, alias="HTTP_PORT")
+    api_tokens: str = Field("", alias="API_TOKENS", repr=False)
+    topic_partitions: int = Field(6, alias="TOPIC_PARTITIONS", ge=1)
+    topic_prefix: str = Field("", alias="TABS_TOPIC_PREFIX")
+    consumer_group_prefix: str = Field("tabs", alias="TABS_CONSUMER_GROUP_PREFIX")
+    session_timeout_ms: int = Field(10_000, alias="KAFKA_SESSION_TIMEOUT_MS", ge=1000)
+    heartbeat_interval_ms: int = Field(3_000, alias="KAFKA_HEARTBEAT_INTERVAL_MS", ge=100)
+    fetch_max_wait_ms: int = Field(10, alias="KAFKA_FETCH_MAX_WAIT_MS", ge=1)
+    batch_size_max: int = Field(500, alias="TABS_BATCH_SIZE_MAX", ge=1)
+    outbox_sweep_interval_s: float = Field(1.0, alias="TABS_OUTBOX_SWEEP_INTERVAL_S", gt=0)
+    retry_backoff_max_s: float = Field(5.0, alias="TABS_RETRY_BACKOFF_MAX_S", gt=0)
+    business_timezone: str = Field("Pacific/Auckland", alias="BUSINESS_TIMEZONE")
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _strip_scheme(cls, value: str) -> str:
+        # `tcp://host:port` is how Tansu names a listener; Kafka clients want `host:port`.
+        return ",".join(part.removeprefix("tcp://").strip() for part in value.split(","))
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return frozenset(token.strip() for token in self.api_tokens.split(",") if token.strip())
+
+    def topic(self, name: str) -> str:
+        """The broker's name for a contract topic (a prefix isolates tests on one broker)."""
+        return f"{self.topic_prefix}{name}"

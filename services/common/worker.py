@@ -1,0 +1,172 @@
+"""One worker: migrations, topics, the consumer pipeline, the outbox relay and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+
+from aiohttp import web
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+from services.common.clock import Clock, SystemClock
+from services.common.database import create_engine, mask_url
+from services.common.http import bound_port, build_http_app, serve
+from services.common.inbox import Inbox
+from services.common.kafka import (
+    BatchHandler,
+    Publishers,
+    build_broker,
+    ensure_topics,
+    subscribe,
+)
+from services.common.messages import Outgoing, Record
+from services.common.metrics import Metrics
+from services.common.migrations import upgrade_to_head
+from services.common.outbox import Outbox, OutboxRelay
+from services.common.pipeline import Pipeline
+from services.common.service import ServiceContext, ServiceSpec
+from services.common.settings import RuntimeSettings
+from shared.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    spec: ServiceSpec, settings: RuntimeSettings, on_batch: BatchHandler
+) -> tuple[FastStream, Publishers]:
+    """The FastStream app of a service, as it runs and as its AsyncAPI document shows it."""
+    broker = build_broker(settings, client_id=f"tabs-{spec.name}")
+    publishers = Publishers(
+        broker, settings, spec.produces, dead_letters_of=[doc.topic for doc in spec.consumes]
+    )
+    subscribe(
+        broker,
+        settings,
+        group_id=spec.group_id(settings),
+        consumes=spec.consumes,
+        title=f"{spec.name}:consume",
+        on_batch=on_batch,
+    )
+    app = FastStream(broker, specification=AsyncAPI(title=spec.title, version=spec.version))
+    return app, publishers
+
+
+class Worker:
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        settings: RuntimeSettings,
+        database_url: str,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.metrics = Metrics(spec.name)
+        self.engine = create_engine(database_url)
+        self._database_url = database_url
+        self.app, self.publishers = build_app(spec, settings, self._on_batch)
+        self._pipeline: Pipeline | None = None
+        self._context = ServiceContext(settings=settings, engine=self.engine, clock=self.clock)
+        self.relay = OutboxRelay(
+            self.engine,
+            Outbox(spec.tables),
+            self._publish,
+            self.clock,
+            sweep_interval_s=settings.outbox_sweep_interval_s,
+        )
+        self._ready = False
+        self._sweeper: asyncio.Task[None] | None = None
+        self._http: web.AppRunner | None = None
+        self.http_port: int | None = None
+
+    @property
+    def broker(self) -> KafkaBroker:
+        broker = self.app.broker
+        assert isinstance(broker, KafkaBroker)
+        return broker
+
+    async def _on_batch(self, records: Sequence[Record]) -> None:
+        assert self._pipeline is not None, "the consumer starts after the pipeline"
+        await self._pipeline.handle(records)
+
+    async def _publish(self, messages: Sequence[Outgoing]) -> None:
+        await self.publishers.publish(messages)
+        for message in messages:
+            self.metrics.published.labels(message.topic).inc()
+
+    async def start(self) -> None:
+        spec, settings = self.spec, self.settings
+        await upgrade_to_head(self.engine, spec.migrations, spec.version_table)
+        topics = [doc.topic for doc in spec.consumes]
+        topics += [doc.topic for doc in spec.produces]
+        topics += [dead_letter_topic(doc.topic) for doc in spec.consumes]
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            [settings.topic(t) for t in dict.fromkeys(topics)],
+            settings.topic_partitions,
+        )
+        self._pipeline = Pipeline(
+            consumer_group=spec.group_id(settings),
+            engine=self.engine,
+            handlers=spec.handlers(self._context),
+            inbox=Inbox(spec.tables),
+            outbox=Outbox(spec.tables),
+            relay=self.relay,
+            clock=self.clock,
+            metrics=self.metrics,
+            retry_backoff_max_s=settings.retry_backoff_max_s,
+        )
+        http_app = build_http_app(self.metrics, self._is_ready, settings.tokens)
+        spec.routes(http_app, self._context)
+        self._http = await serve(http_app, settings.http_host, settings.http_port)
+        self.http_port = bound_port(self._http)
+        await self.broker.connect()
+        # Messages committed before a crash but never published go out before anything new.
+        await self.relay.sweep(age_s=0)
+        await self.broker.start()
+        self._sweeper = asyncio.create_task(self.relay.run(), name=f"{spec.name}-outbox-sweep")
+        self._ready = True
+        self.metrics.ready.set(1)
+        log.info(
+            "tabs %s worker ready: kafka=%s database=%s http=http://%s:%d group=%s",
+            spec.name,
+            settings.kafka_bootstrap_servers,
+            mask_url(self._database_url),
+            settings.http_host,
+            self.http_port,
+            spec.group_id(settings),
+        )
+
+    async def _is_ready(self) -> bool:
+        return self._ready
+
+    async def stop(self) -> None:
+        self._ready = False
+        self.metrics.ready.set(0)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.broker.stop()
+        if self._http is not None:
+            await self._http.cleanup()
+        await self.engine.dispose()
+        log.info("tabs %s worker stopped", self.spec.name)
+
+    async def run_until_signalled(self) -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await self.start()
+        try:
+            await stopping.wait()
+        finally:
+            await self.stop()

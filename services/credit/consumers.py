@@ -1,0 +1,91 @@
+"""The credit worker's topic handlers: parse, and apply a run of messages in one unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.messages import Outgoing, Record
+from services.credit.handlers import authorize_sale, handle_command
+from services.credit.messages import command_rejected, invalid_request_reply
+from services.credit.unit_of_work import CreditUnitOfWork
+from shared.commands import AccountCommand, account_command_adapter
+from shared.sales import SaleEvent
+from shared.topics import ACCOUNT_COMMANDS, POS_SALES
+from shared.wire import best_effort_fields
+
+
+class SaleEvents:
+    topic = POS_SALES
+
+    def __init__(self, business_tz: tzinfo) -> None:
+        self._tz = business_tz
+
+    def parse(self, raw: bytes) -> SaleEvent:
+        return SaleEvent.model_validate_json(raw)
+
+    def message_id(self, message: SaleEvent) -> str:
+        return message.event_id
+
+    def rejection(self, record: Record, error: str, now: datetime) -> list[Outgoing]:
+        fields = best_effort_fields(
+            record.value,
+            "event_id",
+            "sale_id",
+            "store_id",
+            "terminal_id",
+            "account_number",
+            "stage",
+        )
+        # Only a till waiting on an authorize needs a reply, and only one it can match.
+        if "event_id" not in fields or fields.get("stage") != "authorize":
+            return []
+        key = record.key.decode("utf-8", "replace") if record.key else None
+        return [invalid_request_reply(fields["event_id"], fields, key, now)]
+
+    async def apply(
+        self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
+    ) -> list[list[Outgoing]]:
+        uow = await CreditUnitOfWork.load(
+            conn,
+            account_numbers=[m.account_number for m in messages if m.account_number],
+            sale_ids=[m.sale_id for m in messages],
+        )
+        results = [self._one(sale, uow, now) for sale in messages]
+        await uow.flush()
+        return results
+
+    def _one(self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
+        if sale.stage == "authorize":
+            return authorize_sale(sale, uow, now, self._tz)
+        return []
+
+
+class AccountCommands:
+    topic = ACCOUNT_COMMANDS
+
+    def parse(self, raw: bytes) -> AccountCommand:
+        return account_command_adapter.validate_json(raw)
+
+    def message_id(self, message: AccountCommand) -> str:
+        return message.command_id
+
+    def rejection(self, record: Record, error: str, now: datetime) -> list[Outgoing]:
+        fields = best_effort_fields(record.value, "command_id", "account_number")
+        if "command_id" not in fields:
+            return []
+        return [
+            command_rejected(
+                fields["command_id"], fields.get("account_number"), "invalid_command", error, now
+            )
+        ]
+
+    async def apply(
+        self, conn: AsyncConnection, messages: Sequence[AccountCommand], now: datetime
+    ) -> list[list[Outgoing]]:
+        uow = await CreditUnitOfWork.load(conn, [m.account_number for m in messages])
+        results = [handle_command(command, uow, now) for command in messages]
+        await uow.flush()
+        return results

@@ -1,0 +1,144 @@
+"""The credit service's outgoing messages, built from domain values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.common.ids import derived_id
+from services.common.messages import Outgoing
+from services.credit.domain.accounts import Account
+from services.credit.domain.decisions import Approved, Declined
+from services.credit.domain.ledger import Entry
+from shared.account_events import (
+    AccountChanged,
+    AccountOpened,
+    CommandRejected,
+    EntryPosted,
+    LedgerEntry,
+)
+from shared.commands import SettlementFrequency
+from shared.decisions import CreditDecision
+from shared.sales import SaleEvent
+from shared.topics import ACCOUNT_EVENTS, CREDIT_DECISIONS
+
+
+def decision_reply(
+    sale: SaleEvent, outcome: Approved | Declined, account: Account | None, now: datetime
+) -> Outgoing:
+    approved = isinstance(outcome, Approved)
+    decision = CreditDecision(
+        event_id=derived_id("d", sale.event_id),
+        request_event_id=sale.event_id,
+        sale_id=sale.sale_id,
+        store_id=sale.store_id,
+        terminal_id=sale.terminal_id,
+        account_number=sale.account_number,
+        decision="approved" if approved else "declined",
+        reason=None if isinstance(outcome, Approved) else outcome.reason,
+        amount=outcome.amount if isinstance(outcome, Approved) else sale.account_amount(),
+        currency=sale.currency,
+        balance=account.balance if account else None,
+        credit_limit=account.credit_limit if account else None,
+        available_credit=account.available_credit if account else None,
+        over_limit=account.over_limit if account else False,
+        # The till reads the time in its own offset.
+        decided_at=now.astimezone(sale.occurred_at.tzinfo),
+    )
+    return Outgoing.of(CREDIT_DECISIONS, sale.account_number, decision)
+
+
+def invalid_request_reply(
+    event_id: str, fields: dict[str, str], key: str | None, now: datetime
+) -> Outgoing:
+    decision = CreditDecision(
+        event_id=derived_id("d", event_id),
+        request_event_id=event_id,
+        sale_id=fields.get("sale_id"),
+        store_id=fields.get("store_id"),
+        terminal_id=fields.get("terminal_id"),
+        account_number=fields.get("account_number"),
+        decision="declined",
+        reason="invalid_request",
+        amount=None,
+        currency=None,
+        balance=None,
+        credit_limit=None,
+        available_credit=None,
+        over_limit=False,
+        decided_at=now,
+    )
+    return Outgoing.of(CREDIT_DECISIONS, key, decision)
+
+
+def account_opened(command_id: str, account: Account, now: datetime) -> Outgoing:
+    event = AccountOpened(
+        event_id=derived_id("ev", command_id, "account_opened"),
+        occurred_at=now,
+        account_number=account.number,
+        name=account.name,
+        currency=account.currency,
+        status=account.status,
+        credit_limit=account.credit_limit,
+        restrict_credit=account.restrict_credit,
+        credit_period_days=account.credit_period_days,
+        settlement_frequency=SettlementFrequency(
+            every=account.settlement.every,
+            unit=account.settlement.unit,
+            anchor=account.settlement.anchor,
+        ),
+        statement_email=account.statement_email,
+        customer_id=account.customer_id,
+        credit_rating=account.credit_rating,
+        overdue_hold_days=account.overdue_hold_days,
+        opening_balance=account.balance,
+    )
+    return Outgoing.of(ACCOUNT_EVENTS, account.number, event)
+
+
+def account_changed(command_id: str, account: Account, now: datetime) -> Outgoing:
+    event = AccountChanged(
+        event_id=derived_id("ev", command_id, "account_changed"),
+        occurred_at=now,
+        account_number=account.number,
+        status=account.status,
+        credit_limit=account.credit_limit,
+        restrict_credit=account.restrict_credit,
+        credit_period_days=account.credit_period_days,
+        credit_rating=account.credit_rating,
+        overdue_hold_days=account.overdue_hold_days,
+    )
+    return Outgoing.of(ACCOUNT_EVENTS, account.number, event)
+
+
+def entry_posted(entry: Entry, account: Account, now: datetime) -> Outgoing:
+    event = EntryPosted(
+        event_id=derived_id("ev", entry.entry_id, "entry_posted"),
+        occurred_at=now,
+        account_number=entry.account_number,
+        entry=LedgerEntry(
+            entry_id=entry.entry_id,
+            kind=entry.kind,
+            amount=entry.amount,
+            currency=account.currency,
+            balance_after=entry.balance_after,
+            reference=entry.reference,
+            due_date=entry.due_date,
+            posted_at=entry.posted_at,
+            forced=entry.forced,
+        ),
+    )
+    return Outgoing.of(ACCOUNT_EVENTS, entry.account_number, event)
+
+
+def command_rejected(
+    command_id: str, account_number: str | None, reason: str, detail: str, now: datetime
+) -> Outgoing:
+    event = CommandRejected(
+        event_id=derived_id("ev", command_id, "command_rejected"),
+        occurred_at=now,
+        account_number=account_number,
+        command_id=command_id,
+        reason=reason,
+        detail=detail,
+    )
+    return Outgoing.of(ACCOUNT_EVENTS, account_number, event)

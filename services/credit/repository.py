@@ -1,0 +1,192 @@
+"""Loading and saving accounts, entries and sale charges: the only SQL of the credit service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.credit.domain.accounts import Account, SettlementFrequency
+from services.credit.domain.ledger import Entry
+from services.credit.tables import accounts, entries, sale_charges
+from shared.money import from_minor, to_minor
+
+
+@dataclass(frozen=True)
+class SaleCharge:
+    sale_id: str
+    account_number: str
+    amount: Decimal
+    entry_id: str
+    request_event_id: str
+    charged_at: datetime
+
+
+def aware(moment: datetime) -> datetime:
+    # SQLite keeps no offset; everything stored is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _account(row: Row[tuple[object, ...]]) -> Account:
+    m = row._mapping
+    return Account(
+        number=m["account_number"],
+        name=m["name"],
+        currency=m["currency"],
+        status=m["status"],
+        credit_limit=from_minor(m["credit_limit"]),
+        restrict_credit=m["restrict_credit"],
+        credit_period_days=m["credit_period_days"],
+        settlement=SettlementFrequency(
+            m["settlement_every"], m["settlement_unit"], m["settlement_anchor"]
+        ),
+        statement_email=m["statement_email"],
+        customer_id=m["customer_id"],
+        credit_rating=m["credit_rating"],
+        overdue_hold_days=m["overdue_hold_days"],
+        opened_at=aware(m["opened_at"]),
+        balance=from_minor(m["balance"]),
+    )
+
+
+def _account_values(account: Account) -> dict[str, object]:
+    return {
+        "name": account.name,
+        "currency": account.currency,
+        "status": account.status,
+        "credit_limit": to_minor(account.credit_limit),
+        "restrict_credit": account.restrict_credit,
+        "credit_period_days": account.credit_period_days,
+        "settlement_every": account.settlement.every,
+        "settlement_unit": account.settlement.unit,
+        "settlement_anchor": account.settlement.anchor,
+        "statement_email": account.statement_email,
+        "customer_id": account.customer_id,
+        "credit_rating": account.credit_rating,
+        "overdue_hold_days": account.overdue_hold_days,
+        "balance": to_minor(account.balance),
+        "opened_at": account.opened_at,
+    }
+
+
+async def load_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, Account]:
+    """Loads and locks the accounts, in key order so that two workers cannot deadlock."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    query = (
+        select(accounts)
+        .where(accounts.c.account_number.in_(wanted))
+        .order_by(accounts.c.account_number)
+        .with_for_update()
+    )
+    return {row.account_number: _account(row) for row in await conn.execute(query)}
+
+
+async def insert_accounts(conn: AsyncConnection, new: Sequence[Account]) -> None:
+    if new:
+        await conn.execute(
+            insert(accounts), [{"account_number": a.number, **_account_values(a)} for a in new]
+        )
+
+
+async def update_accounts(conn: AsyncConnection, changed: Sequence[Account]) -> None:
+    if not changed:
+        return
+    values: dict[str, object] = {name: bindparam(name) for name in _account_values(changed[0])}
+    statement = (
+        update(accounts).where(accounts.c.account_number == bindparam("number")).values(values)
+    )
+    await conn.execute(statement, [{"number": a.number, **_account_values(a)} for a in changed])
+
+
+async def insert_entries(conn: AsyncConnection, posted: Sequence[Entry]) -> None:
+    if posted:
+        await conn.execute(
+            insert(entries),
+            [
+                {
+                    "entry_id": e.entry_id,
+                    "account_number": e.account_number,
+                    "kind": e.kind,
+                    "amount": to_minor(e.amount),
+                    "balance_after": to_minor(e.balance_after),
+                    "reference": e.reference,
+                    "due_date": e.due_date,
+                    "posted_at": e.posted_at,
+                    "forced": e.forced,
+                }
+                for e in posted
+            ],
+        )
+
+
+async def load_sale_charges(
+    conn: AsyncConnection, sale_ids: Iterable[str]
+) -> dict[str, SaleCharge]:
+    wanted = list(set(sale_ids))
+    if not wanted:
+        return {}
+    rows = await conn.execute(select(sale_charges).where(sale_charges.c.sale_id.in_(wanted)))
+    return {
+        r.sale_id: SaleCharge(
+            r.sale_id,
+            r.account_number,
+            from_minor(r.amount),
+            r.entry_id,
+            r.request_event_id,
+            aware(r.charged_at),
+        )
+        for r in rows
+    }
+
+
+async def insert_sale_charges(conn: AsyncConnection, charges: Sequence[SaleCharge]) -> None:
+    if charges:
+        await conn.execute(
+            insert(sale_charges),
+            [
+                {
+                    "sale_id": c.sale_id,
+                    "account_number": c.account_number,
+                    "amount": to_minor(c.amount),
+                    "entry_id": c.entry_id,
+                    "request_event_id": c.request_event_id,
+                    "charged_at": c.charged_at,
+                }
+                for c in charges
+            ],
+        )
+
+
+async def account_entries(conn: AsyncConnection, number: str) -> list[Entry]:
+    """Every entry of an account in posting order (for look-ups, statements and tests)."""
+    rows = await conn.execute(
+        select(entries)
+        .where(entries.c.account_number == number)
+        .order_by(entries.c.posted_at, entries.c.balance_after)
+    )
+    return [
+        Entry(
+            entry_id=r.entry_id,
+            account_number=r.account_number,
+            kind=r.kind,
+            amount=from_minor(r.amount),
+            balance_after=from_minor(r.balance_after),
+            reference=r.reference,
+            due_date=r.due_date,
+            posted_at=aware(r.posted_at),
+            forced=r.forced,
+        )
+        for r in rows
+    ]
+
+
+async def find_account(conn: AsyncConnection, number: str) -> Account | None:
+    row = (await conn.execute(select(accounts).where(accounts.c.account_number == number))).first()
+    return _account(row) if row is not None else None

@@ -1,0 +1,74 @@
+"""The credit service's tables. Money is integer ten-thousandths: exact on every database."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+from services.common.runtime_tables import add_runtime_tables
+
+metadata = MetaData()
+runtime = add_runtime_tables(metadata)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_number", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("credit_limit", BigInteger, nullable=False),
+    Column("restrict_credit", Boolean, nullable=False),
+    Column("credit_period_days", Integer, nullable=False),
+    Column("settlement_every", Integer, nullable=False),
+    Column("settlement_unit", String(8), nullable=False),
+    Column("settlement_anchor", Date, nullable=False),
+    Column("statement_email", String(320), nullable=False),
+    Column("customer_id", String(200), nullable=True),
+    Column("credit_rating", String(32), nullable=True),
+    Column("overdue_hold_days", Integer, nullable=True),
+    Column("balance", BigInteger, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("entry_id", String(200), primary_key=True),
+    Column(
+        "account_number",
+        String(64),
+        ForeignKey("accounts.account_number"),
+        nullable=False,
+        index=True,
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("due_date", Date, nullable=True),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Column("forced", Boolean, nullable=False),
+)
+
+# One charge per sale: the primary key makes a second charge of a sale_id impossible.
+sale_charges = Table(
+    "sale_charges",
+    metadata,
+    Column("sale_id", String(200), primary_key=True),
+    Column("account_number", String(64), ForeignKey("accounts.account_number"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("entry_id", String(200), ForeignKey("entries.entry_id"), nullable=False),
+    Column("request_event_id", String(200), nullable=False),
+    Column("charged_at", DateTime(timezone=True), nullable=False),
+)
