@@ -12,4 +12,4 @@ _NAMESPACE = uuid.UUID("6f1d3c2e-8a57-4c1b-9e0f-7ab5d2c4e901")
 
 
 def derived_id(prefix: str, *parts: str) -> str:
-    return f"{prefix}-{uuid.uuid5(_NAMESPACE, chr(31).join(parts))}"
+    return f"{prefix}-{uuid.uuid5(_NAMESPACE, chr(31).join((prefix, *parts)))}"

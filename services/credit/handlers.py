@@ -93,5 +93,5 @@ def _open(command: OpenAccount, uow: CreditUnitOfWork, now: datetime) -> list[Ou
             posted_at=now,
         )
         uow.post(entry)
-        replies.append(entry_posted(entry, account, now))
+        replies.append(entry_posted(entry, account, now, command.command_id))
     return replies

@@ -74,6 +74,7 @@ def account_opened(command_id: str, account: Account, now: datetime) -> Outgoing
     event = AccountOpened(
         event_id=derived_id("ev", command_id, "account_opened"),
         occurred_at=now,
+        command_id=command_id,
         account_number=account.number,
         name=account.name,
         currency=account.currency,
@@ -99,6 +100,7 @@ def account_changed(command_id: str, account: Account, now: datetime) -> Outgoin
     event = AccountChanged(
         event_id=derived_id("ev", command_id, "account_changed"),
         occurred_at=now,
+        command_id=command_id,
         account_number=account.number,
         status=account.status,
         credit_limit=account.credit_limit,
@@ -110,10 +112,13 @@ def account_changed(command_id: str, account: Account, now: datetime) -> Outgoin
     return Outgoing.of(ACCOUNT_EVENTS, account.number, event)
 
 
-def entry_posted(entry: Entry, account: Account, now: datetime) -> Outgoing:
+def entry_posted(
+    entry: Entry, account: Account, now: datetime, command_id: str | None = None
+) -> Outgoing:
     event = EntryPosted(
         event_id=derived_id("ev", entry.entry_id, "entry_posted"),
         occurred_at=now,
+        command_id=command_id,
         account_number=entry.account_number,
         entry=LedgerEntry(
             entry_id=entry.entry_id,

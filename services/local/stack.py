@@ -32,7 +32,7 @@ SERVICES = ("credit", "crm", "statements")
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 
-console = Console()
+console = Console(width=max(Console().width, 120))
 
 
 class WorkerProcess:
@@ -176,8 +176,8 @@ def _report(
     data_dir: Path,
 ) -> None:
     table = Table(title="Tabs is running", show_lines=False)
-    table.add_column("part")
-    table.add_column("where")
+    table.add_column("part", no_wrap=True)
+    table.add_column("where", overflow="fold")
     table.add_row("Kafka (Tansu)", broker.bootstrap_servers)
     table.add_row("PostgreSQL 18", postgres.url)
     for name, url in databases.items():
