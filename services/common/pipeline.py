@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.clock import Clock
 from services.common.dead_letters import dead_letter
+from services.common.errors import Unprocessable
 from services.common.handler import TopicHandler
 from services.common.inbox import Inbox, MessageKey
 from services.common.messages import Inbound, Outgoing, Record
@@ -134,8 +135,10 @@ class Pipeline:
                 level = logging.INFO if isinstance(error, IntegrityError) else logging.WARNING
                 log.log(level, "transaction conflict (%s); retrying", type(error.orig).__name__)
                 await asyncio.sleep(_backoff(conflicts, self._backoff_max_s))
+            except Unprocessable as error:
+                raise PoisonBatch(str(error)) from error
             except (ValueError, TypeError, KeyError, AssertionError, ArithmeticError) as error:
-                raise PoisonBatch(f"{type(error).__name__}: {error}") from error
+                raise PoisonBatch(f"internal error: {type(error).__name__}: {error}") from error
 
     async def _apply(
         self, conn: AsyncConnection, valid: list[Inbound[Any]], now: datetime
@@ -180,7 +183,7 @@ class Pipeline:
                     "message %s failed and goes to the dead letters: %s", message.message_id, error
                 )
                 self._metrics.messages.labels(message.record.topic, "failed").inc()
-                letter = dead_letter(message.record, f"internal error: {error}", self._group, now)
+                letter = dead_letter(message.record, str(error), self._group, now)
                 rows += await self._commit_with_retries([], [letter], now)
         return rows
 

@@ -21,7 +21,7 @@ from shared.topics import ACCOUNT_COMMANDS, ACCOUNT_EVENTS, CREDIT_DECISIONS, PO
 
 def _handlers(context: ServiceContext) -> Mapping[str, TopicHandler[Any]]:
     business_tz = ZoneInfo(context.settings.business_timezone)
-    return {POS_SALES: SaleEvents(business_tz), ACCOUNT_COMMANDS: AccountCommands()}
+    return {POS_SALES: SaleEvents(business_tz), ACCOUNT_COMMANDS: AccountCommands(business_tz)}
 
 
 SPEC = ServiceSpec(

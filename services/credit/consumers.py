@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.messages import Outgoing, Record
-from services.credit.handlers import authorize_sale, handle_command
+from services.credit.handlers import CreditHandlers, entry_id_for
 from services.credit.messages import command_rejected, invalid_request_reply
 from services.credit.unit_of_work import CreditUnitOfWork
 from shared.commands import AccountCommand, account_command_adapter
@@ -21,7 +21,13 @@ class SaleEvents:
     topic = POS_SALES
 
     def __init__(self, business_tz: tzinfo) -> None:
-        self._tz = business_tz
+        self._handlers = CreditHandlers(business_tz)
+        self._by_stage = {
+            "authorize": self._handlers.authorize_sale,
+            "completed": self._handlers.complete_sale,
+            "voided": self._handlers.void_sale,
+            "returned": self._handlers.return_sale,
+        }
 
     def parse(self, raw: bytes) -> SaleEvent:
         return SaleEvent.model_validate_json(raw)
@@ -58,13 +64,14 @@ class SaleEvents:
         return results
 
     def _one(self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
-        if sale.stage == "authorize":
-            return authorize_sale(sale, uow, now, self._tz)
-        return []
+        return self._by_stage[sale.stage](sale, uow, now)
 
 
 class AccountCommands:
     topic = ACCOUNT_COMMANDS
+
+    def __init__(self, business_tz: tzinfo) -> None:
+        self._handlers = CreditHandlers(business_tz)
 
     def parse(self, raw: bytes) -> AccountCommand:
         return account_command_adapter.validate_json(raw)
@@ -85,7 +92,11 @@ class AccountCommands:
     async def apply(
         self, conn: AsyncConnection, messages: Sequence[AccountCommand], now: datetime
     ) -> list[list[Outgoing]]:
-        uow = await CreditUnitOfWork.load(conn, [m.account_number for m in messages])
-        results = [handle_command(command, uow, now) for command in messages]
+        uow = await CreditUnitOfWork.load(
+            conn,
+            [m.account_number for m in messages],
+            entry_ids=[e for e in map(entry_id_for, messages) if e is not None],
+        )
+        results = [self._handlers.handle_command(command, uow, now) for command in messages]
         await uow.flush()
         return results

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from collections.abc import Callable
+from datetime import date, datetime, tzinfo
 
+from services.common.errors import Unprocessable
 from services.common.ids import derived_id
 from services.common.messages import Outgoing
 from services.credit.domain.accounts import AccountStatus
+from services.credit.domain.aging import overdue_beyond
 from services.credit.domain.decisions import Approved, Declined, decide_authorization
-from services.credit.domain.errors import AccountNotFound, CreditError, UnsupportedCommand
-from services.credit.domain.ledger import due_date_of, post
-from services.credit.domain.lifecycle import open_account, transition
+from services.credit.domain.errors import (
+    AccountNotAccepting,
+    AccountNotFound,
+    CreditError,
+    DuplicateCreditNote,
+    DuplicateJournal,
+    DuplicatePayment,
+    UnsupportedCommand,
+)
+from services.credit.domain.ledger import due_date_of
+from services.credit.domain.lifecycle import change_terms, open_account, transition
+from services.credit.domain.postings import Book, Posting, post_credit, post_debit, write_off
 from services.credit.messages import (
     account_changed,
     account_opened,
@@ -20,7 +32,15 @@ from services.credit.messages import (
 )
 from services.credit.repository import SaleCharge
 from services.credit.unit_of_work import CreditUnitOfWork
-from shared.commands import AccountCommand, OpenAccount
+from shared.commands import (
+    AccountCommand,
+    ChangeCreditTerms,
+    IssueCreditNote,
+    OpenAccount,
+    PostJournal,
+    RecordPayment,
+    WriteOffAccount,
+)
 from shared.sales import SaleEvent
 
 _LIFECYCLE: dict[str, AccountStatus] = {
@@ -32,66 +52,291 @@ _LIFECYCLE: dict[str, AccountStatus] = {
 }
 
 
-def authorize_sale(
-    sale: SaleEvent, uow: CreditUnitOfWork, now: datetime, business_tz: tzinfo
-) -> list[Outgoing]:
-    account = uow.account(sale.account_number)
-    charged = uow.sale_charges.get(sale.sale_id)
-    if charged is not None and account is not None:
-        # A sale is charged at most once: the till gets its approval again, nothing is posted.
-        return [decision_reply(sale, Approved(charged.amount, account.over_limit), account, now)]
-    outcome = decide_authorization(account, sale.currency, sale.account_amount())
-    if isinstance(outcome, Declined) or account is None:
-        return [decision_reply(sale, outcome, account, now)]
-    entry = post(
-        account,
-        entry_id=derived_id("entry", sale.event_id),
-        kind="charge",
-        amount=outcome.amount,
-        reference=sale.sale_id,
-        posted_at=now,
-        due_date=due_date_of(account, now.astimezone(business_tz).date()),
-    )
-    uow.post(entry)
-    uow.charge_sale(
-        SaleCharge(sale.sale_id, account.number, outcome.amount, entry.entry_id, sale.event_id, now)
-    )
-    return [decision_reply(sale, outcome, account, now), entry_posted(entry, account, now)]
+def entry_id_for(command: AccountCommand) -> str | None:
+    """The entry a command would post, named by its business key: one payment per
+    payment_id, one credit note per credit_note_id, one journal per journal_id."""
+    if isinstance(command, RecordPayment):
+        return derived_id("entry", "payment", command.account_number, command.payment_id)
+    if isinstance(command, IssueCreditNote):
+        return derived_id("entry", "credit_note", command.account_number, command.credit_note_id)
+    if isinstance(command, PostJournal):
+        return derived_id("entry", "journal", command.account_number, command.journal_id)
+    return None
 
 
-def handle_command(command: AccountCommand, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
-    try:
-        if isinstance(command, OpenAccount):
-            return _open(command, uow, now)
-        account = uow.account(command.account_number)
-        if account is None:
-            raise AccountNotFound(f"no account {command.account_number}")
+class CreditHandlers:
+    def __init__(self, business_tz: tzinfo) -> None:
+        self._tz = business_tz
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self._tz).date()
+
+    # Sales ------------------------------------------------------------------------------
+
+    def authorize_sale(
+        self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime
+    ) -> list[Outgoing]:
+        account = uow.account(sale.account_number)
+        charged = uow.sale_charges.get(sale.sale_id)
+        if charged is not None and account is not None:
+            # A sale is charged at most once: the till gets its approval again, nothing posts.
+            return [
+                decision_reply(sale, Approved(charged.amount, account.over_limit), account, now)
+            ]
+        book = uow.books.get(sale.account_number or "")
+        overdue = book is not None and overdue_beyond(
+            book.items, self.today(now), book.account.overdue_hold_days
+        )
+        outcome = decide_authorization(
+            account, sale.currency, sale.account_amount(), overdue=overdue
+        )
+        if isinstance(outcome, Declined) or book is None:
+            return [decision_reply(sale, outcome, account, now)]
+        posting = self._charge(uow, book, sale, now, forced=False)
+        return [
+            decision_reply(sale, outcome, book.account, now),
+            entry_posted(posting.entry, book.account, now),
+        ]
+
+    def complete_sale(
+        self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime
+    ) -> list[Outgoing]:
+        """An account sale completed offline was never authorized: post it, flagged forced."""
+        amount = sale.account_amount()
+        if not amount or sale.sale_id in uow.sale_charges:
+            return []
+        book = uow.books.get(sale.account_number or "")
+        if book is None or book.account.currency != sale.currency:
+            raise Unprocessable(
+                f"completed sale {sale.sale_id} names no {sale.currency} account "
+                f"{sale.account_number}"
+            )
+        posting = self._charge(uow, book, sale, now, forced=True)
+        return [entry_posted(posting.entry, book.account, now)]
+
+    def void_sale(self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
+        charge = uow.sale_charges.get(sale.sale_id)
+        if charge is None or charge.reversed or charge.account_number not in uow.books:
+            return []
+        book = uow.book(charge.account_number)
+        posting = post_credit(
+            book,
+            entry_id=derived_id("entry", "reversal", sale.sale_id),
+            kind="charge_reversal",
+            amount=charge.amount,
+            reference=sale.sale_id,
+            posted_at=now,
+            settles_first=sale.sale_id,
+        )
+        uow.record(posting)
+        uow.reverse_charge(sale.sale_id)
+        return [entry_posted(posting.entry, book.account, now)]
+
+    def return_sale(self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
+        """A refund to the account becomes a credit note against the original sale."""
+        amount = sale.account_amount()
+        book = uow.books.get(sale.account_number or "")
+        if not amount or book is None:
+            return []
+        posting = post_credit(
+            book,
+            entry_id=derived_id("entry", "return", sale.event_id),
+            kind="credit_note",
+            amount=amount,
+            reference=sale.original_sale_id or sale.sale_id,
+            posted_at=now,
+            settles_first=sale.original_sale_id,
+        )
+        uow.record(posting)
+        return [entry_posted(posting.entry, book.account, now)]
+
+    def _charge(
+        self, uow: CreditUnitOfWork, book: Book, sale: SaleEvent, now: datetime, *, forced: bool
+    ) -> Posting:
+        amount = sale.account_amount()
+        posting = post_debit(
+            book,
+            entry_id=derived_id("entry", "charge", sale.sale_id),
+            kind="charge",
+            amount=amount,
+            reference=sale.sale_id,
+            posted_at=now,
+            due_date=due_date_of(book.account, self.today(now)),
+            forced=forced,
+        )
+        uow.record(posting)
+        uow.charge_sale(
+            SaleCharge(
+                sale.sale_id,
+                book.account.number,
+                amount,
+                posting.entry.entry_id,
+                sale.event_id,
+                now,
+            )
+        )
+        return posting
+
+    # Commands ---------------------------------------------------------------------------
+
+    def handle_command(
+        self, command: AccountCommand, uow: CreditUnitOfWork, now: datetime
+    ) -> list[Outgoing]:
+        try:
+            if isinstance(command, OpenAccount):
+                return self._open(command, uow, now)
+            book = uow.books.get(command.account_number)
+            if book is None:
+                raise AccountNotFound(f"no account {command.account_number}")
+            return self._on_account(command, book, uow, now)
+        except CreditError as refusal:
+            return [
+                command_rejected(
+                    command.command_id, command.account_number, refusal.reason, refusal.detail, now
+                )
+            ]
+
+    def _on_account(
+        self, command: AccountCommand, book: Book, uow: CreditUnitOfWork, now: datetime
+    ) -> list[Outgoing]:
+        account = book.account
         if command.type in _LIFECYCLE:
             transition(account, _LIFECYCLE[command.type])
             uow.touch(account)
             return [account_changed(command.command_id, account, now)]
-        raise UnsupportedCommand(f"{command.type} is not supported yet")
-    except CreditError as refusal:
-        return [
-            command_rejected(
-                command.command_id, command.account_number, refusal.reason, refusal.detail, now
+        if isinstance(command, ChangeCreditTerms):
+            change_terms(account, command.changes())
+            uow.touch(account)
+            return [account_changed(command.command_id, account, now)]
+        if isinstance(command, WriteOffAccount) and account.balance == 0:
+            # Nothing to post: writing off a settled account only closes it.
+            _refuse_if_terminated(book, command.type)
+            account.status = "terminated"
+            uow.touch(account)
+            return [account_changed(command.command_id, account, now)]
+        handler = self._postings.get(command.type)
+        if handler is None:
+            raise UnsupportedCommand(f"{command.type} is not supported yet")
+        entry_id = entry_id_for(command)
+        if entry_id is not None and entry_id in uow.known_entries:
+            raise _DUPLICATES[command.type](f"{command.type} already recorded as {entry_id}")
+        posting = handler(self, command, book, now)
+        uow.record(posting)
+        replies = [entry_posted(posting.entry, account, now, command.command_id)]
+        if isinstance(command, WriteOffAccount):
+            uow.touch(account)
+            replies.append(account_changed(command.command_id, account, now))
+        return replies
+
+    def _open(self, command: OpenAccount, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
+        account = open_account(command, uow.account(command.account_number), now)
+        book = uow.open(account)
+        replies = [account_opened(command.command_id, account, now)]
+        amount = command.opening_balance
+        if amount:
+            entry_id = derived_id("entry", "opening", command.account_number)
+            if amount > 0:
+                posting = post_debit(
+                    book,
+                    entry_id=entry_id,
+                    kind="opening_balance",
+                    amount=amount,
+                    reference=command.command_id,
+                    posted_at=now,
+                    due_date=self.today(now),
+                )
+            else:
+                posting = post_credit(
+                    book,
+                    entry_id=entry_id,
+                    kind="opening_balance",
+                    amount=-amount,
+                    reference=command.command_id,
+                    posted_at=now,
+                )
+            uow.record(posting)
+            replies.append(entry_posted(posting.entry, account, now, command.command_id))
+        return replies
+
+    def _payment(self, command: AccountCommand, book: Book, now: datetime) -> Posting:
+        assert isinstance(command, RecordPayment)
+        named = [(a.sale_id, a.amount) for a in command.allocations or []]
+        return post_credit(
+            book,
+            entry_id=_entry_id(command),
+            kind="payment",
+            amount=command.amount,
+            reference=command.payment_id,
+            posted_at=now,
+            named=named,
+        )
+
+    def _credit_note(self, command: AccountCommand, book: Book, now: datetime) -> Posting:
+        assert isinstance(command, IssueCreditNote)
+        _refuse_if_terminated(book, command.type)
+        return post_credit(
+            book,
+            entry_id=_entry_id(command),
+            kind="credit_note",
+            amount=command.amount,
+            reference=command.credit_note_id,
+            posted_at=now,
+            settles_first=command.sale_id,
+        )
+
+    def _journal(self, command: AccountCommand, book: Book, now: datetime) -> Posting:
+        assert isinstance(command, PostJournal)
+        _refuse_if_terminated(book, command.type)
+        if command.amount > 0:
+            return post_debit(
+                book,
+                entry_id=_entry_id(command),
+                kind="journal",
+                amount=command.amount,
+                reference=command.journal_id,
+                posted_at=now,
+                due_date=due_date_of(book.account, self.today(now)),
             )
-        ]
-
-
-def _open(command: OpenAccount, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
-    account = open_account(command, uow.account(command.account_number), now)
-    uow.open(account)
-    replies = [account_opened(command.command_id, account, now)]
-    if command.opening_balance:
-        entry = post(
-            account,
-            entry_id=derived_id("entry", command.command_id),
-            kind="opening_balance",
-            amount=command.opening_balance,
-            reference=command.command_id,
+        return post_credit(
+            book,
+            entry_id=_entry_id(command),
+            kind="journal",
+            amount=-command.amount,
+            reference=command.journal_id,
             posted_at=now,
         )
-        uow.post(entry)
-        replies.append(entry_posted(entry, account, now, command.command_id))
-    return replies
+
+    def _write_off(self, command: AccountCommand, book: Book, now: datetime) -> Posting:
+        _refuse_if_terminated(book, command.type)
+        posting = write_off(
+            book, entry_id=derived_id("entry", "write_off", command.command_id), posted_at=now
+        )
+        book.account.status = "terminated"
+        return posting
+
+    _postings: dict[str, Callable[[CreditHandlers, AccountCommand, Book, datetime], Posting]] = {
+        "record_payment": _payment,
+        "issue_credit_note": _credit_note,
+        "post_journal": _journal,
+        "write_off_account": _write_off,
+    }
+
+
+_DUPLICATES: dict[str, type[CreditError]] = {
+    "record_payment": DuplicatePayment,
+    "issue_credit_note": DuplicateCreditNote,
+    "post_journal": DuplicateJournal,
+}
+
+
+def _entry_id(command: AccountCommand) -> str:
+    entry_id = entry_id_for(command)
+    assert entry_id is not None
+    return entry_id
+
+
+def _refuse_if_terminated(book: Book, what: str) -> None:
+    if book.account.status == "terminated":
+        raise AccountNotAccepting(
+            f"account {book.account.number} is terminated and accepts only payments, not {what}"
+        )

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.credit.domain.accounts import Account, SettlementFrequency
 from services.credit.domain.ledger import Entry
-from services.credit.tables import accounts, entries, sale_charges
+from services.credit.domain.open_items import OpenItem, Settlement
+from services.credit.tables import accounts, entries, open_items, sale_charges, settlements
 from shared.money import from_minor, to_minor
 
 
@@ -25,6 +26,7 @@ class SaleCharge:
     entry_id: str
     request_event_id: str
     charged_at: datetime
+    reversed: bool = False
 
 
 def aware(moment: datetime) -> datetime:
@@ -190,3 +192,92 @@ async def account_entries(conn: AsyncConnection, number: str) -> list[Entry]:
 async def find_account(conn: AsyncConnection, number: str) -> Account | None:
     row = (await conn.execute(select(accounts).where(accounts.c.account_number == number))).first()
     return _account(row) if row is not None else None
+
+
+async def load_open_items(
+    conn: AsyncConnection, accounts: dict[str, Account]
+) -> dict[str, list[OpenItem]]:
+    """The items still open on these accounts (already locked with their accounts)."""
+    if not accounts:
+        return {}
+    rows = await conn.execute(
+        select(open_items).where(
+            open_items.c.account_number.in_(list(accounts)), open_items.c.open_amount != 0
+        )
+    )
+    found: dict[str, list[OpenItem]] = {}
+    for r in rows:
+        found.setdefault(r.account_number, []).append(
+            OpenItem(
+                r.item_id,
+                r.account_number,
+                r.reference,
+                from_minor(r.amount),
+                from_minor(r.open_amount),
+                r.due_date,
+                aware(r.posted_at),
+            )
+        )
+    return found
+
+
+def _item_values(item: OpenItem) -> dict[str, object]:
+    return {
+        "item_id": item.item_id,
+        "account_number": item.account_number,
+        "reference": item.reference,
+        "amount": to_minor(item.amount),
+        "open_amount": to_minor(item.open_amount),
+        "due_date": item.due_date,
+        "posted_at": item.posted_at,
+    }
+
+
+async def insert_open_items(conn: AsyncConnection, items: Sequence[OpenItem]) -> None:
+    if items:
+        await conn.execute(insert(open_items), [_item_values(i) for i in items])
+
+
+async def update_open_items(conn: AsyncConnection, items: Sequence[OpenItem]) -> None:
+    if items:
+        await conn.execute(
+            update(open_items)
+            .where(open_items.c.item_id == bindparam("iid"))
+            .values(open_amount=bindparam("open")),
+            [{"iid": i.item_id, "open": to_minor(i.open_amount)} for i in items],
+        )
+
+
+async def insert_settlements(conn: AsyncConnection, done: Sequence[Settlement]) -> None:
+    if done:
+        await conn.execute(
+            insert(settlements),
+            [
+                {"credit_id": s.credit_id, "item_id": s.item_id, "amount": to_minor(s.amount)}
+                for s in done
+            ],
+        )
+
+
+async def existing_entries(conn: AsyncConnection, entry_ids: Iterable[str]) -> set[str]:
+    wanted = list(set(entry_ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(select(entries.c.entry_id).where(entries.c.entry_id.in_(wanted)))
+    return {r.entry_id for r in rows}
+
+
+async def account_open_items(conn: AsyncConnection, number: str) -> list[OpenItem]:
+    account = await find_account(conn, number)
+    if account is None:
+        return []
+    return (await load_open_items(conn, {number: account})).get(number, [])
+
+
+async def mark_reversed(conn: AsyncConnection, sale_ids: Sequence[str], now: datetime) -> None:
+    if sale_ids:
+        await conn.execute(
+            update(sale_charges)
+            .where(sale_charges.c.sale_id.in_(list(sale_ids)))
+            .values(reversed_at=now)
+        )

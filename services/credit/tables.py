@@ -15,7 +15,7 @@ from sqlalchemy import (
     Table,
 )
 
-from services.common.runtime_tables import add_runtime_tables
+from services.common.runtime_tables import Id, add_runtime_tables
 
 metadata = MetaData()
 runtime = add_runtime_tables(metadata)
@@ -71,4 +71,35 @@ sale_charges = Table(
     Column("entry_id", String(200), ForeignKey("entries.entry_id"), nullable=False),
     Column("request_event_id", String(200), nullable=False),
     Column("charged_at", DateTime(timezone=True), nullable=False),
+    # Set when the sale is voided: a second void finds nothing to reverse.
+    Column("reversed_at", DateTime(timezone=True), nullable=True),
+)
+
+# What is still owed on each debit (positive) or still unused of each credit (negative).
+open_items = Table(
+    "open_items",
+    metadata,
+    Column("item_id", String(200), ForeignKey("entries.entry_id"), primary_key=True),
+    Column(
+        "account_number",
+        String(64),
+        ForeignKey("accounts.account_number"),
+        nullable=False,
+        index=True,
+    ),
+    Column("reference", String(200), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("open_amount", BigInteger, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+)
+
+# Which credit settled how much of which item: the audit trail behind every open amount.
+settlements = Table(
+    "settlements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("credit_id", String(200), nullable=False, index=True),
+    Column("item_id", String(200), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
 )

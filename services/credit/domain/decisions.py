@@ -41,15 +41,20 @@ class Declined:
 
 
 def decide_authorization(
-    account: Account | None, currency: str, amount: Decimal
+    account: Account | None, currency: str, amount: Decimal, *, overdue: bool = False
 ) -> Approved | Declined:
-    """Checks in a fixed order, so the same request always gets the same reason."""
+    """Checks in a fixed order, so the same request always gets the same reason.
+
+    `overdue` is true when the account has a charge past its overdue hold (see aging).
+    """
     if account is None:
         return Declined("account_not_found")
     if account.status in _STATUS_DECLINES:
         return Declined(_STATUS_DECLINES[account.status])
     if currency != account.currency:
         return Declined("currency_mismatch")
+    if overdue:
+        return Declined("overdue_hold")
     balance_after = account.balance + amount
     if account.restrict_credit and balance_after > account.credit_limit:
         return Declined("insufficient_credit")

@@ -11,6 +11,12 @@ RejectReason = Literal[
     "account_terminated",
     "invalid_status_transition",
     "balance_not_zero",
+    "sale_not_open",
+    "allocation_exceeds_open_amount",
+    "duplicate_payment",
+    "duplicate_credit_note",
+    "duplicate_journal",
+    "account_not_accepting",
     "unsupported_command",
 ]
 
@@ -45,3 +51,29 @@ class UnsupportedCommand(CreditError):
 
 class BalanceNotZero(CreditError):
     reason = "balance_not_zero"
+
+
+class SaleNotOpen(CreditError):
+    reason = "sale_not_open"
+
+
+class AllocationExceedsOpenAmount(CreditError):
+    reason = "allocation_exceeds_open_amount"
+
+
+class DuplicatePayment(CreditError):
+    reason = "duplicate_payment"
+
+
+class DuplicateCreditNote(CreditError):
+    reason = "duplicate_credit_note"
+
+
+class DuplicateJournal(CreditError):
+    reason = "duplicate_journal"
+
+
+class AccountNotAccepting(CreditError):
+    """A terminated account accepts nothing but payments."""
+
+    reason = "account_not_accepting"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from services.credit.domain.accounts import Account, AccountStatus, SettlementFrequency
 from services.credit.domain.errors import (
@@ -39,7 +40,7 @@ def open_account(command: OpenAccount, existing: Account | None, now: datetime) 
         statement_email=command.statement_email,
         customer_id=command.customer_id,
         credit_rating=command.credit_rating,
-        overdue_hold_days=None,
+        overdue_hold_days=getattr(command, "overdue_hold_days", None),
         opened_at=now,
     )
 
@@ -56,3 +57,22 @@ def transition(account: Account, target: AccountStatus) -> None:
             f"account {account.number} owes {account.balance}; only a zero balance terminates"
         )
     account.status = target
+
+
+# The terms change_credit_terms may set; each maps to the account attribute of that name.
+_TERMS = (
+    "credit_limit",
+    "restrict_credit",
+    "credit_period_days",
+    "credit_rating",
+    "overdue_hold_days",
+)
+
+
+def change_terms(account: Account, changes: dict[str, Any]) -> None:
+    """New credit terms; an absent term is unchanged, a null one cleared."""
+    if account.status == "terminated":
+        raise AccountTerminated(f"account {account.number} is terminated")
+    for name in _TERMS:
+        if name in changes:
+            setattr(account, name, changes[name])
