@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,9 @@ from services.common.metrics import Metrics
 from services.common.outbox import Outbox, OutboxRelay, OutboxRow
 
 log = logging.getLogger(__name__)
+
+
+AfterCommit = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 
 class PoisonBatch(Exception):
@@ -58,6 +61,7 @@ class Pipeline:
         metrics: Metrics,
         retry_backoff_max_s: float = 5.0,
         conflict_retries_max: int = 5,
+        after_commit: AfterCommit | None = None,
     ) -> None:
         self._group = consumer_group
         self._engine = engine
@@ -69,6 +73,7 @@ class Pipeline:
         self._metrics = metrics
         self._backoff_max_s = retry_backoff_max_s
         self._conflict_retries_max = conflict_retries_max
+        self._after_commit = after_commit
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Applies a batch and publishes its messages; returns when offsets may be committed."""
@@ -80,6 +85,9 @@ class Pipeline:
             except PoisonBatch:
                 rows = await self._isolate(batch, now)
             await self._relay.publish(rows)
+            # After the replies: a till waits for its decision, not for the read model.
+            if self._after_commit is not None:
+                await self._after_commit([message for _, message in rows])
 
     def _validate(self, records: Sequence[Record], now: datetime) -> Batch:
         batch = Batch()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.clock import Clock
 from services.common.handler import TopicHandler
 from services.common.kafka import TopicDoc
+from services.common.read_model import ReadModel, Views
 from services.common.runtime_tables import RuntimeTables
 from services.common.settings import RuntimeSettings
 
@@ -25,6 +26,7 @@ class ServiceContext:
     settings: RuntimeSettings
     engine: AsyncEngine
     clock: Clock
+    read_model: ReadModel | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class ServiceSpec:
     routes: Callable[[web.Application, ServiceContext], None] = field(
         default=lambda app, context: None
     )
+    views: Callable[[RuntimeSettings], Views] | None = None
 
     @property
     def version_table(self) -> str:

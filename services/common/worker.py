@@ -29,6 +29,7 @@ from services.common.metrics import Metrics
 from services.common.migrations import upgrade_to_head
 from services.common.outbox import Outbox, OutboxRelay
 from services.common.pipeline import Pipeline
+from services.common.read_model import ReadModel
 from services.common.service import ServiceContext, ServiceSpec
 from services.common.settings import RuntimeSettings
 from shared.topics import dead_letter_topic
@@ -73,7 +74,19 @@ class Worker:
         self._database_url = database_url
         self.app, self.publishers = build_app(spec, settings, self._on_batch)
         self._pipeline: Pipeline | None = None
-        self._context = ServiceContext(settings=settings, engine=self.engine, clock=self.clock)
+        self.read_model = (
+            ReadModel(
+                self.engine,
+                spec.views(settings),
+                settings.redis_url,
+                key_prefix=f"{settings.topic_prefix}tabs:",
+            )
+            if spec.views is not None
+            else None
+        )
+        self._context = ServiceContext(
+            settings=settings, engine=self.engine, clock=self.clock, read_model=self.read_model
+        )
         self.relay = OutboxRelay(
             self.engine,
             Outbox(spec.tables),
@@ -82,7 +95,7 @@ class Worker:
             sweep_interval_s=settings.outbox_sweep_interval_s,
         )
         self._ready = False
-        self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._http: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -122,6 +135,7 @@ class Worker:
             clock=self.clock,
             metrics=self.metrics,
             retry_backoff_max_s=settings.retry_backoff_max_s,
+            after_commit=self.read_model.committed if self.read_model else None,
         )
         http_app = build_http_app(self.metrics, self._is_ready, settings.tokens)
         spec.routes(http_app, self._context)
@@ -131,7 +145,9 @@ class Worker:
         # Messages committed before a crash but never published go out before anything new.
         await self.relay.sweep(age_s=0)
         await self.broker.start()
-        self._sweeper = asyncio.create_task(self.relay.run(), name=f"{spec.name}-outbox-sweep")
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{spec.name}-outbox-sweep")]
+        if self.read_model is not None:
+            self._tasks.append(asyncio.create_task(self._keep_read_model(self.read_model)))
         self._ready = True
         self.metrics.ready.set(1)
         log.info(
@@ -144,19 +160,27 @@ class Worker:
             spec.group_id(settings),
         )
 
+    @staticmethod
+    async def _keep_read_model(read_model: ReadModel) -> None:
+        # A full rebuild repairs whatever a crash or a Redis outage left stale.
+        await read_model.rebuild()
+        await read_model.run()
+
     async def _is_ready(self) -> bool:
         return self._ready
 
     async def stop(self) -> None:
         self._ready = False
         self.metrics.ready.set(0)
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+                await task
         await self.broker.stop()
         if self._http is not None:
             await self._http.cleanup()
+        if self.read_model is not None:
+            await self.read_model.close()
         await self.engine.dispose()
         log.info("tabs %s worker stopped", self.spec.name)
 

@@ -11,7 +11,9 @@ from services.common.handler import TopicHandler
 from services.common.kafka import TopicDoc
 from services.common.service import ServiceContext, ServiceSpec
 from services.credit.consumers import AccountCommands, SaleEvents
+from services.credit.http import add_routes
 from services.credit.tables import metadata, runtime
+from services.credit.views import AccountViews
 from shared.account_events import AccountEvent
 from shared.commands import AccountCommand
 from shared.decisions import CreditDecision
@@ -44,4 +46,6 @@ SPEC = ServiceSpec(
         ),
     ],
     handlers=_handlers,
+    routes=add_routes,
+    views=lambda settings: AccountViews(),
 )

@@ -281,3 +281,12 @@ async def mark_reversed(conn: AsyncConnection, sale_ids: Sequence[str], now: dat
             .where(sale_charges.c.sale_id.in_(list(sale_ids)))
             .values(reversed_at=now)
         )
+
+
+async def find_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, Account]:
+    """Accounts for reading (no lock)."""
+    wanted = list(set(numbers))
+    if not wanted:
+        return {}
+    rows = await conn.execute(select(accounts).where(accounts.c.account_number.in_(wanted)))
+    return {row.account_number: _account(row) for row in rows}

@@ -6,8 +6,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
-from services.credit.domain.open_items import ZERO, OpenItem
+from services.credit.domain.open_items import ZERO
+
+
+@dataclass(frozen=True)
+class Owed:
+    """What aging needs of an open item."""
+
+    open_amount: Decimal
+    due_date: date
+
+
+class _Dated(Protocol):
+    @property
+    def open_amount(self) -> Decimal: ...
+
+    @property
+    def due_date(self) -> date: ...
 
 
 @dataclass(frozen=True)
@@ -23,7 +40,7 @@ class AgingBuckets:
         return self.current + self.d1_30 + self.d31_60 + self.d61_90 + self.over_90
 
 
-def age(items: Iterable[OpenItem], today: date) -> AgingBuckets:
+def age(items: Iterable[_Dated], today: date) -> AgingBuckets:
     """Buckets the open amounts; credits not yet used count as current, so the buckets add up
     to the balance."""
     buckets = {"current": ZERO, "d1_30": ZERO, "d31_60": ZERO, "d61_90": ZERO, "over_90": ZERO}
@@ -47,7 +64,7 @@ def _bucket(days_late: int) -> str:
     return "over_90"
 
 
-def overdue_beyond(items: Iterable[OpenItem], today: date, hold_days: int | None) -> bool:
+def overdue_beyond(items: Iterable[_Dated], today: date, hold_days: int | None) -> bool:
     """True when any debit is more than `hold_days` past its due date."""
     if hold_days is None:
         return False

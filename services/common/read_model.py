@@ -1,0 +1,130 @@
+"""Read models in Redis, refreshed after each commit, for look-ups that never wait on Kafka.
+
+The database is the truth; Redis holds views of it. A view is rebuilt from the database after
+every commit that touched it, so a failed refresh (Redis down) is repaired by the next one: the
+keys are kept and retried, and a worker rebuilds every view when it starts. Decisions never read
+Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common.messages import Outgoing
+
+log = logging.getLogger(__name__)
+
+
+class Views(Protocol):
+    """What a service keeps in its read model."""
+
+    name: str
+
+    def keys_of(self, messages: Sequence[Outgoing]) -> set[str]:
+        """The views a committed batch may have changed, from what it published."""
+        ...
+
+    async def all_keys(self, conn: AsyncConnection) -> list[str]: ...
+
+    async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
+        """The current view of each key that exists (JSON-ready)."""
+        ...
+
+
+class ReadModel:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        views: Views,
+        redis_url: str | None,
+        key_prefix: str,
+        *,
+        retry_interval_s: float = 1.0,
+        batch_keys_max: int = 500,
+    ) -> None:
+        self._engine = engine
+        self._views = views
+        self._redis = (
+            Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            if redis_url
+            else None
+        )
+        self._prefix = f"{key_prefix}{views.name}:"
+        self._pending: set[str] = set()
+        self._retry_interval_s = retry_interval_s
+        self._batch_keys_max = batch_keys_max
+
+    def redis_key(self, key: str) -> str:
+        return self._prefix + key
+
+    async def committed(self, messages: Sequence[Outgoing]) -> None:
+        """Refreshes the views a commit touched; a failure keeps them for the retry loop."""
+        keys = self._views.keys_of(messages)
+        if keys:
+            await self._refresh(keys)
+
+    async def _refresh(self, keys: Iterable[str]) -> None:
+        if self._redis is None:
+            return
+        wanted = sorted({*keys, *self._pending})
+        try:
+            for start in range(0, len(wanted), self._batch_keys_max):
+                chunk = wanted[start : start + self._batch_keys_max]
+                async with self._engine.connect() as conn:
+                    views = await self._views.build(conn, chunk)
+                if views:
+                    await self._redis.mset(
+                        {self.redis_key(k): orjson.dumps(v) for k, v in views.items()}
+                    )
+            self._pending.clear()
+        except (RedisError, OSError) as error:
+            if not self._pending:
+                log.warning(
+                    "read model %s not refreshed (%s); will retry",
+                    self._views.name,
+                    type(error).__name__,
+                )
+            self._pending.update(wanted)
+
+    async def rebuild(self) -> None:
+        """Every view from the database: a worker's start repairs whatever was missed."""
+        async with self._engine.connect() as conn:
+            keys = await self._views.all_keys(conn)
+        await self._refresh(keys)
+
+    async def run(self) -> None:
+        """Retries pending refreshes until cancelled."""
+        while True:
+            await asyncio.sleep(self._retry_interval_s)
+            if self._pending:
+                await self._refresh(())
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """The view, from Redis; from the database when Redis is down or behind."""
+        if self._redis is not None:
+            try:
+                raw = await self._redis.get(self.redis_key(key))
+                if raw is not None:
+                    view: dict[str, Any] = orjson.loads(raw)
+                    return view
+            except (RedisError, OSError):
+                log.info("read model %s unavailable; answering from the database", self._views.name)
+        async with self._engine.connect() as conn:
+            views = await self._views.build(conn, [key])
+        return views.get(key)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
