@@ -8,12 +8,14 @@ from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, model_va
 from shared.base import Email, Id, Message, Name, PartialUpdate, Text
 from shared.currencies import Currency
 from shared.money import Amount, NonNegativeAmount
+from shared.sales import Override
 from shared.terms import (
     AccountStatus,
     AccountTerms,
     CreditPeriodDays,
     Funding,
     OverdueHoldDays,
+    OverrideRules,
     SettlementFrequency,
 )
 from shared.timestamps import Day, Timestamp
@@ -53,7 +55,9 @@ class AccountOpened(AccountEventBase, AccountTerms):
 
 
 # Terms that can be unset; the rest always have a value once an account is open.
-_CLEARABLE = frozenset({"credit_rating", "overdue_hold_days", "parent_account_number", "funding"})
+_CLEARABLE = frozenset(
+    {"credit_rating", "overdue_hold_days", "parent_account_number", "funding", "override_rules"}
+)
 
 
 class AccountChanged(AccountEventBase, PartialUpdate):
@@ -78,6 +82,7 @@ class AccountChanged(AccountEventBase, PartialUpdate):
     statement_email: Email | None = None
     parent_account_number: Id | None = None
     funding: Funding | None = None
+    override_rules: OverrideRules | None = None
     reason: Text | None = None
 
     @model_validator(mode="after")
@@ -120,6 +125,10 @@ class Entry(Message):
     due_date: Day | None = None
     posted_at: Timestamp
     forced: bool = False
+    # Added: the manager's override that let this charge past the limit, and the group member
+    # whose sale a parent's charge is for.
+    override: Override | None = None
+    member_account_number: Id | None = None
 
     @model_validator(mode="after")
     def _sign_fits_kind(self) -> Self:

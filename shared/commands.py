@@ -13,6 +13,7 @@ from shared.terms import (
     CreditPeriodDays,
     Funding,
     OverdueHoldDays,
+    OverrideRules,
     SettlementFrequency,
 )
 from shared.timestamps import Timestamp
@@ -63,7 +64,7 @@ class ApproveAccount(CommandBase):
     type: Literal["approve_account"] = "approve_account"
 
 
-_CLEARABLE_TERMS = frozenset({"credit_rating", "overdue_hold_days"})
+_CLEARABLE_TERMS = frozenset({"credit_rating", "overdue_hold_days", "override_rules"})
 
 
 class ChangeCreditTerms(CommandBase, PartialUpdate):
@@ -81,6 +82,7 @@ class ChangeCreditTerms(CommandBase, PartialUpdate):
     credit_period_days: CreditPeriodDays | None = None
     credit_rating: Name | None = None
     overdue_hold_days: OverdueHoldDays | None = None
+    override_rules: OverrideRules | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:

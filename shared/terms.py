@@ -19,6 +19,7 @@ __all__ = [
     "CreditPeriodDays",
     "Funding",
     "OverdueHoldDays",
+    "OverrideRules",
     "SettlementFrequency",
 ]
 
@@ -52,6 +53,17 @@ Funding = Literal["full"] | CategoryFunding
 """How a group's parent funds a member: every sale (`"full"`) or only some categories."""
 
 
+class OverrideRules(Message):
+    """Who may let an `authorize` past the credit limit with a manager's override, and by how
+    much. A list left out (null) allows any store, terminal or role; an empty list allows none.
+    `roles` are matched against the override's `authorised_by`."""
+
+    stores: list[Id] | None = Field(default=None, max_length=1000)
+    terminals: list[Id] | None = Field(default=None, max_length=1000)
+    roles: list[Name] | None = Field(default=None, max_length=100)
+    max_over_limit: NonNegativeAmount
+
+
 class AccountTerms(Message):
     """The fields `open_account` carries; `account_opened` repeats them as the full terms."""
 
@@ -69,3 +81,6 @@ class AccountTerms(Message):
     # Not in the contract's open_account row, but change_credit_terms can set it, so an account
     # may as well be opened with it.
     overdue_hold_days: OverdueHoldDays | None = None
+    # Added: without rules no override is honoured (the contract: "when the account's override
+    # rules allow it").
+    override_rules: OverrideRules | None = None

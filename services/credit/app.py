@@ -11,7 +11,9 @@ from services.common.handler import TopicHandler
 from services.common.kafka import TopicDoc
 from services.common.service import ServiceContext, ServiceSpec
 from services.credit.consumers import AccountCommands, SaleEvents
+from services.credit.handlers import CreditHandlers
 from services.credit.http import add_routes
+from services.credit.settings import CreditSettings, default_rating_limits
 from services.credit.tables import metadata, runtime
 from services.credit.views import AccountViews
 from shared.account_events import AccountEvent
@@ -22,8 +24,14 @@ from shared.topics import ACCOUNT_COMMANDS, ACCOUNT_EVENTS, CREDIT_DECISIONS, PO
 
 
 def _handlers(context: ServiceContext) -> Mapping[str, TopicHandler[Any]]:
-    business_tz = ZoneInfo(context.settings.business_timezone)
-    return {POS_SALES: SaleEvents(business_tz), ACCOUNT_COMMANDS: AccountCommands(business_tz)}
+    settings = context.settings
+    limits = (
+        settings.credit_rating_limits
+        if isinstance(settings, CreditSettings)
+        else default_rating_limits()
+    )
+    handlers = CreditHandlers(ZoneInfo(settings.business_timezone), limits)
+    return {POS_SALES: SaleEvents(handlers), ACCOUNT_COMMANDS: AccountCommands(handlers)}
 
 
 SPEC = ServiceSpec(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,7 +11,7 @@ from services.common.messages import Outgoing, Record
 from services.credit.handlers import CreditHandlers, entry_id_for
 from services.credit.messages import command_rejected, invalid_request_reply
 from services.credit.unit_of_work import CreditUnitOfWork
-from shared.commands import AccountCommand, account_command_adapter
+from shared.commands import AccountCommand, AddMember, RemoveMember, account_command_adapter
 from shared.sales import SaleEvent
 from shared.topics import ACCOUNT_COMMANDS, POS_SALES
 from shared.wire import best_effort_fields
@@ -20,8 +20,8 @@ from shared.wire import best_effort_fields
 class SaleEvents:
     topic = POS_SALES
 
-    def __init__(self, business_tz: tzinfo) -> None:
-        self._handlers = CreditHandlers(business_tz)
+    def __init__(self, handlers: CreditHandlers) -> None:
+        self._handlers = handlers
         self._by_stage = {
             "authorize": self._handlers.authorize_sale,
             "completed": self._handlers.complete_sale,
@@ -57,7 +57,7 @@ class SaleEvents:
         uow = await CreditUnitOfWork.load(
             conn,
             account_numbers=[m.account_number for m in messages if m.account_number],
-            sale_ids=[m.sale_id for m in messages],
+            sale_ids=[s for m in messages for s in (m.sale_id, m.original_sale_id) if s],
         )
         results = [self._one(sale, uow, now) for sale in messages]
         await uow.flush()
@@ -70,8 +70,8 @@ class SaleEvents:
 class AccountCommands:
     topic = ACCOUNT_COMMANDS
 
-    def __init__(self, business_tz: tzinfo) -> None:
-        self._handlers = CreditHandlers(business_tz)
+    def __init__(self, handlers: CreditHandlers) -> None:
+        self._handlers = handlers
 
     def parse(self, raw: bytes) -> AccountCommand:
         return account_command_adapter.validate_json(raw)
@@ -92,10 +92,14 @@ class AccountCommands:
     async def apply(
         self, conn: AsyncConnection, messages: Sequence[AccountCommand], now: datetime
     ) -> list[list[Outgoing]]:
+        members = [
+            m.member_account_number for m in messages if isinstance(m, AddMember | RemoveMember)
+        ]
         uow = await CreditUnitOfWork.load(
             conn,
-            [m.account_number for m in messages],
+            [*(m.account_number for m in messages), *members],
             entry_ids=[e for e in map(entry_id_for, messages) if e is not None],
+            members=members,
         )
         results = [self._handlers.handle_command(command, uow, now) for command in messages]
         await uow.flush()

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
 
 from services.common.errors import Unprocessable
 from services.common.ids import derived_id
 from services.common.messages import Outgoing
-from services.credit.domain.accounts import AccountStatus
+from services.credit.domain.accounts import AccountStatus, Funding
 from services.credit.domain.aging import overdue_beyond
-from services.credit.domain.decisions import Approved, Declined, decide_authorization
+from services.credit.domain.decisions import (
+    Approved,
+    Declined,
+    OverrideRequest,
+    decide_authorization,
+)
 from services.credit.domain.errors import (
     AccountNotAccepting,
     AccountNotFound,
@@ -20,6 +26,7 @@ from services.credit.domain.errors import (
     DuplicatePayment,
     UnsupportedCommand,
 )
+from services.credit.domain.groups import add_member, is_funded, remove_member
 from services.credit.domain.ledger import due_date_of
 from services.credit.domain.lifecycle import change_terms, open_account, transition
 from services.credit.domain.postings import Book, Posting, post_credit, post_debit, write_off
@@ -29,16 +36,19 @@ from services.credit.messages import (
     command_rejected,
     decision_reply,
     entry_posted,
+    membership_changed,
 )
 from services.credit.repository import SaleCharge
 from services.credit.unit_of_work import CreditUnitOfWork
 from shared.commands import (
     AccountCommand,
+    AddMember,
     ChangeCreditTerms,
     IssueCreditNote,
     OpenAccount,
     PostJournal,
     RecordPayment,
+    RemoveMember,
     WriteOffAccount,
 )
 from shared.sales import SaleEvent
@@ -65,8 +75,9 @@ def entry_id_for(command: AccountCommand) -> str | None:
 
 
 class CreditHandlers:
-    def __init__(self, business_tz: tzinfo) -> None:
+    def __init__(self, business_tz: tzinfo, rating_limits: Mapping[str, Decimal]) -> None:
         self._tz = business_tz
+        self._rating_limits = rating_limits
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self._tz).date()
@@ -80,22 +91,37 @@ class CreditHandlers:
         charged = uow.sale_charges.get(sale.sale_id)
         if charged is not None and account is not None:
             # A sale is charged at most once: the till gets its approval again, nothing posts.
-            return [
-                decision_reply(sale, Approved(charged.amount, account.over_limit), account, now)
-            ]
-        book = uow.books.get(sale.account_number or "")
-        overdue = book is not None and overdue_beyond(
-            book.items, self.today(now), book.account.overdue_hold_days
+            payer_now = uow.account(charged.account_number) or account
+            approval = Approved(charged.amount, payer_now.over_limit)
+            return [decision_reply(sale, approval, payer_now, now)]
+        if account is None:
+            return [decision_reply(sale, Declined("account_not_found"), None, now)]
+        # A member's sale is decided on, and charged to, its group's parent.
+        parent = uow.account(account.parent_account_number)
+        payer = uow.book((parent or account).number)
+        overdue = overdue_beyond(payer.items, self.today(now), payer.account.overdue_hold_days)
+        override = (
+            OverrideRequest(
+                sale.override.code, sale.override.authorised_by, sale.store_id, sale.terminal_id
+            )
+            if sale.override is not None
+            else None
         )
         outcome = decide_authorization(
-            account, sale.currency, sale.account_amount(), overdue=overdue
+            account,
+            sale.currency,
+            sale.account_amount(),
+            overdue=overdue,
+            parent=parent,
+            funded=is_funded(account.funding, [line.category for line in sale.lines]),
+            override=override,
         )
-        if isinstance(outcome, Declined) or book is None:
-            return [decision_reply(sale, outcome, account, now)]
-        posting = self._charge(uow, book, sale, now, forced=False)
+        if isinstance(outcome, Declined):
+            return [decision_reply(sale, outcome, payer.account, now)]
+        posting = self._charge(uow, payer, sale, now, forced=False, approval=outcome)
         return [
-            decision_reply(sale, outcome, book.account, now),
-            entry_posted(posting.entry, book.account, now),
+            decision_reply(sale, outcome, payer.account, now),
+            entry_posted(posting.entry, payer.account, now),
         ]
 
     def complete_sale(
@@ -111,6 +137,8 @@ class CreditHandlers:
                 f"completed sale {sale.sale_id} names no {sale.currency} account "
                 f"{sale.account_number}"
             )
+        if book.account.parent_account_number in uow.books:
+            book = uow.book(book.account.parent_account_number or "")
         posting = self._charge(uow, book, sale, now, forced=True)
         return [entry_posted(posting.entry, book.account, now)]
 
@@ -135,7 +163,9 @@ class CreditHandlers:
     def return_sale(self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
         """A refund to the account becomes a credit note against the original sale."""
         amount = sale.account_amount()
-        book = uow.books.get(sale.account_number or "")
+        original = uow.sale_charges.get(sale.original_sale_id or "")
+        # The refund goes to whoever paid for the sale: a group's parent for a member's sale.
+        book = uow.books.get(original.account_number if original else sale.account_number or "")
         if not amount or book is None:
             return []
         posting = post_credit(
@@ -151,9 +181,19 @@ class CreditHandlers:
         return [entry_posted(posting.entry, book.account, now)]
 
     def _charge(
-        self, uow: CreditUnitOfWork, book: Book, sale: SaleEvent, now: datetime, *, forced: bool
+        self,
+        uow: CreditUnitOfWork,
+        book: Book,
+        sale: SaleEvent,
+        now: datetime,
+        *,
+        forced: bool,
+        approval: Approved | None = None,
     ) -> Posting:
+        """Charges the sale to the paying account's book (a group's parent for a member)."""
         amount = sale.account_amount()
+        used = approval.override if approval is not None else None
+        member = sale.account_number if sale.account_number != book.account.number else None
         posting = post_debit(
             book,
             entry_id=derived_id("entry", "charge", sale.sale_id),
@@ -163,6 +203,8 @@ class CreditHandlers:
             posted_at=now,
             due_date=due_date_of(book.account, self.today(now)),
             forced=forced,
+            override=(used.code, used.authorised_by) if used else None,
+            member_account_number=member,
         )
         uow.record(posting)
         uow.charge_sale(
@@ -205,9 +247,11 @@ class CreditHandlers:
             uow.touch(account)
             return [account_changed(command.command_id, account, now)]
         if isinstance(command, ChangeCreditTerms):
-            change_terms(account, command.changes())
+            change_terms(account, command.changes(), self._rating_limits)
             uow.touch(account)
             return [account_changed(command.command_id, account, now)]
+        if isinstance(command, AddMember | RemoveMember):
+            return self._membership(command, book, uow, now)
         if isinstance(command, WriteOffAccount) and account.balance == 0:
             # Nothing to post: writing off a settled account only closes it.
             _refuse_if_terminated(book, command.type)
@@ -257,6 +301,27 @@ class CreditHandlers:
             uow.record(posting)
             replies.append(entry_posted(posting.entry, account, now, command.command_id))
         return replies
+
+    def _membership(
+        self, command: AddMember | RemoveMember, parent: Book, uow: CreditUnitOfWork, now: datetime
+    ) -> list[Outgoing]:
+        member = uow.books.get(command.member_account_number)
+        if member is None:
+            raise AccountNotFound(f"no account {command.member_account_number}")
+        if isinstance(command, AddMember):
+            funding: Funding = (
+                "full" if command.funding == "full" else frozenset(command.funding.categories)
+            )
+            add_member(
+                parent.account,
+                member.account,
+                funding,
+                member_has_members=member.account.number in uow.parents,
+            )
+        else:
+            remove_member(parent.account, member.account)
+        uow.touch(member.account)
+        return [membership_changed(command.command_id, member.account, now)]
 
     def _payment(self, command: AccountCommand, book: Book, now: datetime) -> Posting:
         assert isinstance(command, RecordPayment)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from services.common.ids import derived_id
 from services.common.messages import Outgoing
-from services.credit.domain.accounts import Account
+from services.credit.domain.accounts import Account, OverrideRules
 from services.credit.domain.decisions import Approved, Declined
 from services.credit.domain.ledger import Entry
 from shared.account_events import (
@@ -18,7 +19,9 @@ from shared.account_events import (
 )
 from shared.commands import SettlementFrequency
 from shared.decisions import CreditDecision
-from shared.sales import SaleEvent
+from shared.sales import Override, SaleEvent
+from shared.terms import CategoryFunding
+from shared.terms import OverrideRules as OverrideRulesTerms
 from shared.topics import ACCOUNT_EVENTS, CREDIT_DECISIONS
 
 
@@ -91,6 +94,7 @@ def account_opened(command_id: str, account: Account, now: datetime) -> Outgoing
         customer_id=account.customer_id,
         credit_rating=account.credit_rating,
         overdue_hold_days=account.overdue_hold_days,
+        override_rules=_rules(account.override_rules),
         opening_balance=account.balance,
     )
     return Outgoing.of(ACCOUNT_EVENTS, account.number, event)
@@ -108,8 +112,24 @@ def account_changed(command_id: str, account: Account, now: datetime) -> Outgoin
         credit_period_days=account.credit_period_days,
         credit_rating=account.credit_rating,
         overdue_hold_days=account.overdue_hold_days,
+        override_rules=_rules(account.override_rules),
     )
     return Outgoing.of(ACCOUNT_EVENTS, account.number, event)
+
+
+def _rules(rules: OverrideRules | None) -> OverrideRulesTerms | None:
+    if rules is None:
+        return None
+
+    def names(values: frozenset[str] | None) -> list[str] | None:
+        return sorted(values) if values is not None else None
+
+    return OverrideRulesTerms(
+        max_over_limit=rules.max_over_limit,
+        stores=names(rules.stores),
+        terminals=names(rules.terminals),
+        roles=names(rules.roles),
+    )
 
 
 def entry_posted(
@@ -130,6 +150,10 @@ def entry_posted(
             due_date=entry.due_date,
             posted_at=entry.posted_at,
             forced=entry.forced,
+            override=Override(code=entry.override[0], authorised_by=entry.override[1])
+            if entry.override
+            else None,
+            member_account_number=entry.member_account_number,
         ),
     )
     return Outgoing.of(ACCOUNT_EVENTS, entry.account_number, event)
@@ -147,3 +171,21 @@ def command_rejected(
         detail=detail,
     )
     return Outgoing.of(ACCOUNT_EVENTS, account_number, event)
+
+
+def membership_changed(command_id: str, member: Account, now: datetime) -> Outgoing:
+    """Membership is a change to the member: its parent and funding (both null when removed)."""
+    funding: Any = None
+    if member.funding == "full":
+        funding = "full"
+    elif member.funding is not None:
+        funding = CategoryFunding(categories=sorted(member.funding))
+    event = AccountChanged(
+        event_id=derived_id("ev", command_id, "account_changed"),
+        occurred_at=now,
+        command_id=command_id,
+        account_number=member.number,
+        parent_account_number=member.parent_account_number,
+        funding=funding,
+    )
+    return Outgoing.of(ACCOUNT_EVENTS, member.number, event)

@@ -6,12 +6,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.credit.domain.accounts import Account, SettlementFrequency
+from services.credit.domain.accounts import Account, Funding, OverrideRules, SettlementFrequency
 from services.credit.domain.ledger import Entry
 from services.credit.domain.open_items import OpenItem, Settlement
 from services.credit.tables import accounts, entries, open_items, sale_charges, settlements
@@ -53,7 +54,51 @@ def _account(row: Row[tuple[object, ...]]) -> Account:
         overdue_hold_days=m["overdue_hold_days"],
         opened_at=aware(m["opened_at"]),
         balance=from_minor(m["balance"]),
+        override_rules=_rules_from(m["override_rules"]),
+        parent_account_number=m["parent_account_number"],
+        funding=_funding_from(m["funding"]),
     )
+
+
+def _rules_from(stored: dict[str, Any] | None) -> OverrideRules | None:
+    if stored is None:
+        return None
+
+    def names(key: str) -> frozenset[str] | None:
+        return frozenset(stored[key]) if stored.get(key) is not None else None
+
+    return OverrideRules(
+        from_minor(stored["max_over_limit"]), names("stores"), names("terminals"), names("roles")
+    )
+
+
+def _rules_to(rules: OverrideRules | None) -> dict[str, Any] | None:
+    if rules is None:
+        return None
+
+    def names(values: frozenset[str] | None) -> list[str] | None:
+        return sorted(values) if values is not None else None
+
+    return {
+        "max_over_limit": to_minor(rules.max_over_limit),
+        "stores": names(rules.stores),
+        "terminals": names(rules.terminals),
+        "roles": names(rules.roles),
+    }
+
+
+def _funding_from(stored: str | list[str] | None) -> Funding | None:
+    if stored is None:
+        return None
+    if stored == "full":
+        return "full"
+    return frozenset(stored)
+
+
+def _funding_to(funding: Funding | None) -> str | list[str] | None:
+    if funding is None or funding == "full":
+        return funding
+    return sorted(funding)
 
 
 def _account_values(account: Account) -> dict[str, object]:
@@ -73,6 +118,9 @@ def _account_values(account: Account) -> dict[str, object]:
         "overdue_hold_days": account.overdue_hold_days,
         "balance": to_minor(account.balance),
         "opened_at": account.opened_at,
+        "override_rules": _rules_to(account.override_rules),
+        "parent_account_number": account.parent_account_number,
+        "funding": _funding_to(account.funding),
     }
 
 
@@ -122,6 +170,9 @@ async def insert_entries(conn: AsyncConnection, posted: Sequence[Entry]) -> None
                     "due_date": e.due_date,
                     "posted_at": e.posted_at,
                     "forced": e.forced,
+                    "override_code": e.override[0] if e.override else None,
+                    "override_by": e.override[1] if e.override else None,
+                    "member_account_number": e.member_account_number,
                 }
                 for e in posted
             ],
@@ -184,6 +235,8 @@ async def account_entries(conn: AsyncConnection, number: str) -> list[Entry]:
             due_date=r.due_date,
             posted_at=aware(r.posted_at),
             forced=r.forced,
+            override=(r.override_code, r.override_by) if r.override_code else None,
+            member_account_number=r.member_account_number,
         )
         for r in rows
     ]
@@ -290,3 +343,16 @@ async def find_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[s
         return {}
     rows = await conn.execute(select(accounts).where(accounts.c.account_number.in_(wanted)))
     return {row.account_number: _account(row) for row in rows}
+
+
+async def with_members(conn: AsyncConnection, numbers: Iterable[str]) -> set[str]:
+    """Which of these accounts are the parent of some member."""
+    wanted = list(set(numbers))
+    if not wanted:
+        return set()
+    rows = await conn.execute(
+        select(accounts.c.parent_account_number)
+        .where(accounts.c.parent_account_number.in_(wanted))
+        .distinct()
+    )
+    return {r.parent_account_number for r in rows}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -39,6 +40,11 @@ accounts = Table(
     Column("overdue_hold_days", Integer, nullable=True),
     Column("balance", BigInteger, nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
+    # {"max_over_limit": minor units, "stores"|"terminals"|"roles": [...] or null}
+    Column("override_rules", JSON, nullable=True),
+    Column("parent_account_number", String(64), nullable=True, index=True),
+    # "full", or the list of funded categories.
+    Column("funding", JSON, nullable=True),
 )
 
 entries = Table(
@@ -59,6 +65,9 @@ entries = Table(
     Column("due_date", Date, nullable=True),
     Column("posted_at", DateTime(timezone=True), nullable=False),
     Column("forced", Boolean, nullable=False),
+    Column("override_code", String(200), nullable=True),
+    Column("override_by", String(200), nullable=True),
+    Column("member_account_number", String(64), nullable=True),
 )
 
 # One charge per sale: the primary key makes a second charge of a sale_id impossible.

@@ -20,6 +20,7 @@ class CreditUnitOfWork:
     books: dict[str, Book]
     sale_charges: dict[str, SaleCharge]
     known_entries: set[str]
+    parents: set[str] = field(default_factory=set)
     new_accounts: list[Account] = field(default_factory=list)
     changed: dict[str, Account] = field(default_factory=dict)
     postings: list[Posting] = field(default_factory=list)
@@ -34,11 +35,18 @@ class CreditUnitOfWork:
         account_numbers: Iterable[str],
         sale_ids: Iterable[str] = (),
         entry_ids: Iterable[str] = (),
+        members: Iterable[str] = (),
     ) -> CreditUnitOfWork:
         charges = await repository.load_sale_charges(conn, sale_ids)
         # A void may name no account: the charge it cancels does.
         numbers = {*account_numbers, *(c.account_number for c in charges.values())}
         accounts = await repository.load_accounts(conn, numbers)
+        # A member's sale is decided on its parent's credit: lock the parents too. (Sorted
+        # locks within each query; a deadlock across workers is detected and retried.)
+        parents = {
+            a.parent_account_number for a in accounts.values() if a.parent_account_number
+        } - accounts.keys()
+        accounts |= await repository.load_accounts(conn, parents)
         items = await repository.load_open_items(conn, accounts)
         books = {n: Book(a, items.get(n, [])) for n, a in accounts.items()}
         return cls(
@@ -46,6 +54,7 @@ class CreditUnitOfWork:
             books=books,
             sale_charges=charges,
             known_entries=await repository.existing_entries(conn, entry_ids),
+            parents=await repository.with_members(conn, members),
             _stored_items={i.item_id for its in items.values() for i in its},
         )
 

@@ -18,6 +18,20 @@ class SettlementFrequency:
     anchor: date
 
 
+@dataclass(frozen=True)
+class OverrideRules:
+    """Who may take a sale past the credit limit, and by how much; None allows any."""
+
+    max_over_limit: Decimal
+    stores: frozenset[str] | None = None
+    terminals: frozenset[str] | None = None
+    roles: frozenset[str] | None = None
+
+
+# "full", or the categories a group's parent pays for.
+Funding = Literal["full"] | frozenset[str]
+
+
 @dataclass
 class Account:
     number: str
@@ -35,6 +49,9 @@ class Account:
     opened_at: datetime
     # What the customer owes: always the sum of the account's entries.
     balance: Decimal = Decimal("0")
+    override_rules: OverrideRules | None = None
+    parent_account_number: str | None = None
+    funding: Funding | None = None
 
     @property
     def available_credit(self) -> Decimal:

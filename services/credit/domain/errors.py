@@ -17,6 +17,11 @@ RejectReason = Literal[
     "duplicate_credit_note",
     "duplicate_journal",
     "account_not_accepting",
+    "account_not_active",
+    "already_member",
+    "not_a_member",
+    "nested_group",
+    "member_currency_mismatch",
     "unsupported_command",
 ]
 
@@ -77,3 +82,23 @@ class AccountNotAccepting(CreditError):
     """A terminated account accepts nothing but payments."""
 
     reason = "account_not_accepting"
+
+
+class AccountNotActive(CreditError):
+    reason = "account_not_active"
+
+
+class AlreadyMember(CreditError):
+    reason = "already_member"
+
+
+class NotAMember(CreditError):
+    reason = "not_a_member"
+
+
+class NestedGroup(CreditError):
+    reason = "nested_group"
+
+
+class MemberCurrencyMismatch(CreditError):
+    reason = "member_currency_mismatch"

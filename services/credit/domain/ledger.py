@@ -32,6 +32,10 @@ class Entry:
     due_date: date | None
     posted_at: datetime
     forced: bool = False
+    # (code, authorised_by) of a manager's override that let a charge past the limit.
+    override: tuple[str, str] | None = None
+    # The group member whose sale this charge to the parent is for.
+    member_account_number: str | None = None
 
 
 def post(
@@ -44,6 +48,8 @@ def post(
     posted_at: datetime,
     due_date: date | None = None,
     forced: bool = False,
+    override: tuple[str, str] | None = None,
+    member_account_number: str | None = None,
 ) -> Entry:
     """Posts an entry to the account: the balance moves by exactly the entry's amount."""
     account.balance += amount
@@ -57,6 +63,8 @@ def post(
         due_date=due_date,
         posted_at=posted_at,
         forced=forced,
+        override=override,
+        member_account_number=member_account_number,
     )
 
 

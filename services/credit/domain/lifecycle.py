@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from services.credit.domain.accounts import Account, AccountStatus, SettlementFrequency
+from services.credit.domain.accounts import (
+    Account,
+    AccountStatus,
+    OverrideRules,
+    SettlementFrequency,
+)
 from services.credit.domain.errors import (
     AccountExists,
     AccountTerminated,
@@ -13,6 +20,7 @@ from services.credit.domain.errors import (
     InvalidStatusTransition,
 )
 from shared.commands import OpenAccount
+from shared.terms import OverrideRules as OverrideRulesTerms
 
 # Which statuses each target may be reached from; terminated is final.
 _ALLOWED_FROM: dict[AccountStatus, frozenset[AccountStatus]] = {
@@ -40,7 +48,8 @@ def open_account(command: OpenAccount, existing: Account | None, now: datetime) 
         statement_email=command.statement_email,
         customer_id=command.customer_id,
         credit_rating=command.credit_rating,
-        overdue_hold_days=getattr(command, "overdue_hold_days", None),
+        overdue_hold_days=command.overdue_hold_days,
+        override_rules=override_rules_of(command.override_rules),
         opened_at=now,
     )
 
@@ -69,10 +78,31 @@ _TERMS = (
 )
 
 
-def change_terms(account: Account, changes: dict[str, Any]) -> None:
-    """New credit terms; an absent term is unchanged, a null one cleared."""
+def change_terms(
+    account: Account, changes: dict[str, Any], rating_limits: Mapping[str, Decimal]
+) -> None:
+    """New credit terms; an absent term is unchanged, a null one cleared. A new credit rating
+    without a limit brings the rating's default limit."""
     if account.status == "terminated":
         raise AccountTerminated(f"account {account.number} is terminated")
     for name in _TERMS:
         if name in changes:
             setattr(account, name, changes[name])
+    if "override_rules" in changes:
+        account.override_rules = override_rules_of(changes["override_rules"])
+    rating = changes.get("credit_rating")
+    if rating is not None and "credit_limit" not in changes and rating in rating_limits:
+        account.credit_limit = rating_limits[rating]
+
+
+def override_rules_of(terms: OverrideRulesTerms | dict[str, Any] | None) -> OverrideRules | None:
+    if terms is None:
+        return None
+    if isinstance(terms, dict):
+        terms = OverrideRulesTerms.model_validate(terms)
+    return OverrideRules(
+        max_over_limit=terms.max_over_limit,
+        stores=frozenset(terms.stores) if terms.stores is not None else None,
+        terminals=frozenset(terms.terminals) if terms.terminals is not None else None,
+        roles=frozenset(terms.roles) if terms.roles is not None else None,
+    )

@@ -49,6 +49,8 @@ def post_debit(
     posted_at: datetime,
     due_date: date,
     forced: bool = False,
+    override: tuple[str, str] | None = None,
+    member_account_number: str | None = None,
 ) -> Posting:
     """A debit (amount > 0): a charge, a positive journal or opening balance."""
     assert amount > 0
@@ -61,7 +63,10 @@ def post_debit(
         posted_at=posted_at,
         due_date=due_date,
         forced=forced,
+        override=override,
+        member_account_number=member_account_number,
     )
+
     item = OpenItem(entry_id, book.account.number, reference, amount, amount, due_date, posted_at)
     return Posting(entry, open_debit(book.items, item))
 
