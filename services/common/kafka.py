@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -53,22 +54,42 @@ def build_broker(settings: RuntimeSettings, client_id: str) -> KafkaBroker:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Sequence[str], partitions: int, *, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    partitions: int,
+    *,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
 ) -> None:
-    """Creates the topics that are missing; an existing topic is left as it is."""
+    """Creates the topics that are missing; an existing topic is left as it is.
+
+    Topics must be created up front: a broker auto-creates an unknown topic with its default
+    partition count (Tansu: 4), which would silently break the key-to-partition rule.
+    """
+    if partitions < 1:
+        raise ValueError(f"partitions must be at least 1, not {partitions}")
+    new_topics = [
+        NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+        for name in topics
+    ]
+    if not new_topics:
+        return
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
     )
     await admin.start()
     try:
-        response = await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in topics]
-        )
-        for name, code, *_ in response.topic_errors:
-            if code not in (0, _TOPIC_ALREADY_EXISTS):
-                raise RuntimeError(f"creating topic {name} failed with Kafka error code {code}")
+        response = await admin.create_topics(new_topics)
     finally:
         await admin.close()
+    # aiokafka reports per-topic failures in the response instead of raising.
+    failures = [
+        f"{entry[0]}: error {entry[1]} {entry[2] if len(entry) > 2 else ''}".strip()
+        for entry in response.topic_errors
+        if entry[1] not in (0, _TOPIC_ALREADY_EXISTS)
+    ]
+    if failures:
+        raise RuntimeError("creating topics failed: " + "; ".join(failures))
 
 
 async def _raw_records(message: KafkaMessage) -> Any:
@@ -124,6 +145,9 @@ def subscribe(
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         max_poll_interval_ms=300_000,
+        # Range, not FastStream's round-robin default: partition N of every input topic goes
+        # to the same worker, and every topic is keyed by account.
+        partition_assignment_strategy=(RangePartitionAssignor,),
         decoder=_raw_records,
         title=title,
         description="; ".join(f"{doc.topic}: {doc.description}" for doc in consumes),

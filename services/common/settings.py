@@ -21,6 +21,10 @@ class RuntimeSettings(BaseSettings):
     http_port: int = Field(8080, alias="HTTP_PORT")
     api_tokens: str = Field("", alias="API_TOKENS", repr=False)
     topic_partitions: int = Field(6, alias="TOPIC_PARTITIONS", ge=1)
+    # Only for topics a worker creates because they are missing; production creates its topics
+    # beforehand (replication 3, min.insync.replicas 2: see deploy/).
+    topic_replication_factor: int = Field(1, alias="TOPIC_REPLICATION_FACTOR", ge=1)
+
     topic_prefix: str = Field("", alias="TABS_TOPIC_PREFIX")
     consumer_group_prefix: str = Field("tabs", alias="TABS_CONSUMER_GROUP_PREFIX")
     session_timeout_ms: int = Field(10_000, alias="KAFKA_SESSION_TIMEOUT_MS", ge=1000)

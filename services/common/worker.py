@@ -124,6 +124,7 @@ class Worker:
             settings.kafka_bootstrap_servers,
             [settings.topic(t) for t in dict.fromkeys(topics)],
             settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
         )
         self._pipeline = Pipeline(
             consumer_group=spec.group_id(settings),

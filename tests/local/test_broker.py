@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.local import broker as broker_module
+from services.common import kafka as kafka_module
+from services.common.kafka import ensure_topics
 from services.local import process
-from services.local.broker import EmbeddedBroker, create_topics
+from services.local.broker import EmbeddedBroker
 from services.local.process import HOST, ChildStartError
 
 TOPIC = "tabs.local-test"
@@ -27,8 +28,8 @@ async def test_keyed_message_round_trip(
     try:
         bootstrap = broker.bootstrap_servers
         assert bootstrap == f"127.0.0.1:{broker.port}"
-        await create_topics(bootstrap, [TOPIC], partitions=6)
-        await create_topics(bootstrap, [TOPIC], partitions=6)  # a duplicate is harmless
+        await ensure_topics(bootstrap, [TOPIC], partitions=6)
+        await ensure_topics(bootstrap, [TOPIC], partitions=6)  # a duplicate is harmless
 
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
         await producer.start()
@@ -105,7 +106,7 @@ async def test_create_topics_raises_on_other_errors(monkeypatch: pytest.MonkeyPa
 
             return Response()
 
-    monkeypatch.setattr(broker_module, "AIOKafkaAdminClient", FakeAdmin)
+    monkeypatch.setattr(kafka_module, "AIOKafkaAdminClient", FakeAdmin)
     with pytest.raises(RuntimeError, match=r"c: error 37 bad partitions") as caught:
-        await create_topics("127.0.0.1:1", ["a", "b", "c"], partitions=6)
+        await ensure_topics("127.0.0.1:1", ["a", "b", "c"], partitions=6)
     assert "b:" not in str(caught.value)
