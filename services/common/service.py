@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,11 @@ class ServiceSpec:
         default=lambda app, context: None
     )
     views: Callable[[RuntimeSettings], Views] | None = None
+    # Background work a running worker owns besides consuming (a scheduler, a sync loop):
+    # each is started after the consumer and cancelled when the worker stops.
+    tasks: Callable[[ServiceContext], Sequence[Callable[[], Coroutine[Any, Any, None]]]] = field(
+        default=lambda context: ()
+    )
 
     @property
     def version_table(self) -> str:

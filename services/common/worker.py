@@ -149,6 +149,9 @@ class Worker:
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{spec.name}-outbox-sweep")]
         if self.read_model is not None:
             self._tasks.append(asyncio.create_task(self._keep_read_model(self.read_model)))
+        for task in spec.tasks(self._context):
+            self._tasks.append(asyncio.create_task(task(), name=f"{spec.name}-{task.__name__}"))
+
         self._ready = True
         self.metrics.ready.set(1)
         log.info(

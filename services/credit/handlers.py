@@ -9,7 +9,7 @@ from decimal import Decimal
 from services.common.errors import Unprocessable
 from services.common.ids import derived_id
 from services.common.messages import Outgoing
-from services.credit.domain.accounts import AccountStatus, Funding
+from services.credit.domain.accounts import Funding
 from services.credit.domain.aging import overdue_beyond
 from services.credit.domain.decisions import (
     Approved,
@@ -28,7 +28,12 @@ from services.credit.domain.errors import (
 )
 from services.credit.domain.groups import add_member, is_funded, remove_member
 from services.credit.domain.ledger import due_date_of
-from services.credit.domain.lifecycle import change_terms, open_account, transition
+from services.credit.domain.lifecycle import (
+    STATUS_COMMANDS,
+    change_status,
+    change_terms,
+    open_account,
+)
 from services.credit.domain.postings import Book, Posting, post_credit, post_debit, write_off
 from services.credit.messages import (
     account_changed,
@@ -52,14 +57,6 @@ from shared.commands import (
     WriteOffAccount,
 )
 from shared.sales import SaleEvent
-
-_LIFECYCLE: dict[str, AccountStatus] = {
-    "approve_account": "active",
-    "suspend_account": "suspended",
-    "reactivate_account": "active",
-    "deactivate_account": "inactive",
-    "terminate_account": "terminated",
-}
 
 
 def entry_id_for(command: AccountCommand) -> str | None:
@@ -242,8 +239,8 @@ class CreditHandlers:
         self, command: AccountCommand, book: Book, uow: CreditUnitOfWork, now: datetime
     ) -> list[Outgoing]:
         account = book.account
-        if command.type in _LIFECYCLE:
-            transition(account, _LIFECYCLE[command.type])
+        if command.type in STATUS_COMMANDS:
+            change_status(account, command.type)
             uow.touch(account)
             return [account_changed(command.command_id, account, now)]
         if isinstance(command, ChangeCreditTerms):

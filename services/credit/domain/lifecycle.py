@@ -106,3 +106,25 @@ def override_rules_of(terms: OverrideRulesTerms | dict[str, Any] | None) -> Over
         terminals=frozenset(terms.terminals) if terms.terminals is not None else None,
         roles=frozenset(terms.roles) if terms.roles is not None else None,
     )
+
+
+# The status each command moves to, and the statuses it may start from: approving is only for
+# an account waiting for approval, reactivating only for one that was suspended or deactivated.
+_STATUS_COMMANDS: dict[str, tuple[AccountStatus, frozenset[AccountStatus]]] = {
+    "approve_account": ("active", frozenset({"pending_approval"})),
+    "reactivate_account": ("active", frozenset({"suspended", "inactive"})),
+    "suspend_account": ("suspended", _ALLOWED_FROM["suspended"]),
+    "deactivate_account": ("inactive", _ALLOWED_FROM["inactive"]),
+    "terminate_account": ("terminated", _ALLOWED_FROM["terminated"]),
+}
+STATUS_COMMANDS = frozenset(_STATUS_COMMANDS)
+
+
+def change_status(account: Account, command_type: str) -> None:
+    """Applies a status command (`approve_account`, `suspend_account`, ...)."""
+    target, allowed_from = _STATUS_COMMANDS[command_type]
+    if account.status != "terminated" and account.status not in allowed_from:
+        raise InvalidStatusTransition(
+            f"{command_type} does not apply to account {account.number}, which is {account.status}"
+        )
+    transition(account, target)
