@@ -194,6 +194,7 @@ async def load_sale_charges(
             r.entry_id,
             r.request_event_id,
             aware(r.charged_at),
+            reversed=r.reversed_at is not None,
         )
         for r in rows
     }
@@ -211,6 +212,9 @@ async def insert_sale_charges(conn: AsyncConnection, charges: Sequence[SaleCharg
                     "entry_id": c.entry_id,
                     "request_event_id": c.request_event_id,
                     "charged_at": c.charged_at,
+                    # A sale charged and voided in one batch is inserted already reversed.
+                    "reversed_at": c.charged_at if c.reversed else None,
+
                 }
                 for c in charges
             ],

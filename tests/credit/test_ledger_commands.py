@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.credit import repository
-from shared.topics import ACCOUNT_EVENTS
+from shared.topics import ACCOUNT_EVENTS, POS_SALES
 from tests.support.credit import Harness, authorize, open_account
 from tests.support.naming import unique
 
@@ -148,6 +148,9 @@ async def test_void_reverses_the_charge_once(credit: Harness) -> None:
     async with credit.worker.engine.connect() as conn:
         posted = await repository.account_entries(conn, number)
     assert [e.kind for e in posted] == ["charge", "charge_reversal"]
+    # The second void found nothing to reverse; it did not fail into the dead letters.
+    assert not credit.replies.messages(credit.topic(POS_SALES) + ".dlq")
+
     assert await open_items(credit, number) == {}
 
 
