@@ -23,10 +23,13 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # aiokafka reports every rebalance and retry at INFO; keep them for --log-level debug.
-    logging.getLogger("aiokafka").setLevel(
-        max(logging.WARNING, logging.getLevelName(level.upper()))
-    )
+    # aiokafka reports every rebalance and retry, and aiosmtpd every connection, at INFO;
+    # keep them for --log-level debug.
+    for chatty in ("aiokafka", "mail.log"):
+        logging.getLogger(chatty).setLevel(
+            max(logging.WARNING, logging.getLevelName(level.upper()))
+        )
+
 
 
 @app.command()
