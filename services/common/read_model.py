@@ -65,6 +65,14 @@ class ReadModel:
     def redis_key(self, key: str) -> str:
         return self._prefix + key
 
+    @property
+    def views(self) -> Views:
+        return self._views
+
+    async def refresh(self, keys: Iterable[str]) -> None:
+        """Refreshes views changed outside the pipeline (a service's own background work)."""
+        await self._refresh(keys)
+
     async def committed(self, messages: Sequence[Outgoing]) -> None:
         """Refreshes the views a commit touched; a failure keeps them for the retry loop."""
         keys = self._views.keys_of(messages)

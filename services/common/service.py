@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.clock import Clock
 from services.common.handler import TopicHandler
 from services.common.kafka import TopicDoc
+from services.common.outbox import OutboxRelay
 from services.common.read_model import ReadModel, Views
 from services.common.runtime_tables import RuntimeTables
 from services.common.settings import RuntimeSettings
@@ -28,6 +28,8 @@ class ServiceContext:
     engine: AsyncEngine
     clock: Clock
     read_model: ReadModel | None = None
+    # Publishes outbox rows that background work committed (the pipeline publishes its own).
+    relay: OutboxRelay | None = None
 
 
 @dataclass(frozen=True)

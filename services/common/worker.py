@@ -84,15 +84,19 @@ class Worker:
             if spec.views is not None
             else None
         )
-        self._context = ServiceContext(
-            settings=settings, engine=self.engine, clock=self.clock, read_model=self.read_model
-        )
         self.relay = OutboxRelay(
             self.engine,
             Outbox(spec.tables),
             self._publish,
             self.clock,
             sweep_interval_s=settings.outbox_sweep_interval_s,
+        )
+        self._context = ServiceContext(
+            settings=settings,
+            engine=self.engine,
+            clock=self.clock,
+            read_model=self.read_model,
+            relay=self.relay,
         )
         self._ready = False
         self._tasks: list[asyncio.Task[None]] = []

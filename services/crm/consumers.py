@@ -1,4 +1,4 @@
-"""The CRM worker's topic handlers."""
+"""The CRM worker's topic handlers: parse, load one unit of work per run, apply in order."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.messages import Outgoing, Record
-from services.crm.domain.customers import link_account, record_purchase, upsert
+from services.crm.handlers import CrmHandlers
 from services.crm.unit_of_work import CrmUnitOfWork
+from services.crm.views import TouchedCustomers
 from shared.account_events import AccountEvent, AccountOpened, account_event_adapter
 from shared.customers import CustomerUpsert
 from shared.sales import SaleEvent
@@ -18,6 +19,10 @@ from shared.topics import ACCOUNT_EVENTS, CRM_CUSTOMERS, POS_SALES
 
 class CustomerChanges:
     topic = CRM_CUSTOMERS
+
+    def __init__(self, handlers: CrmHandlers, touched: TouchedCustomers) -> None:
+        self._handlers = handlers
+        self._touched = touched
 
     def parse(self, raw: bytes) -> CustomerUpsert:
         return CustomerUpsert.model_validate_json(raw)
@@ -32,16 +37,20 @@ class CustomerChanges:
         self, conn: AsyncConnection, messages: Sequence[CustomerUpsert], now: datetime
     ) -> list[list[Outgoing]]:
         uow = await CrmUnitOfWork.load(conn, [m.customer_id for m in messages])
-        for change in messages:
-            uow.put(upsert(uow.get(change.customer_id), change.customer_id, change.changes(), now))
-        await uow.flush()
-        return [[] for _ in messages]
+        results = [self._handlers.change_customer(uow, change, now) for change in messages]
+        await uow.flush(now)
+        self._touched.add(uow.dirty)
+        return results
 
 
 class Sales:
-    """Completed sales with a customer, paid any way, build the customer's history."""
+    """Sales with a customer, paid any way, build the customer's history and points."""
 
     topic = POS_SALES
+
+    def __init__(self, handlers: CrmHandlers, touched: TouchedCustomers) -> None:
+        self._handlers = handlers
+        self._touched = touched
 
     def parse(self, raw: bytes) -> SaleEvent:
         return SaleEvent.model_validate_json(raw)
@@ -55,32 +64,45 @@ class Sales:
     async def apply(
         self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
     ) -> list[list[Outgoing]]:
-        counted = [m for m in messages if m.stage == "completed" and m.customer_id]
+        handlers = self._handlers
         uow = await CrmUnitOfWork.load(
-            conn, [m.customer_id for m in counted if m.customer_id], [m.sale_id for m in counted]
+            conn,
+            [m.customer_id for m in messages if m.stage == "completed" and m.customer_id],
+            sale_ids=[_sale_in_question(m) for m in messages if m.stage != "authorize"],
+            return_ids=[m.sale_id for m in messages if m.stage == "returned"],
+            window_start=handlers.window_start(now),
         )
-        for sale in counted:
-            assert sale.customer_id is not None
-            if uow.count_sale(
-                sale.sale_id, sale.customer_id, sale.total, sale.currency, sale.occurred_at
-            ):
-                uow.put(
-                    record_purchase(
-                        uow.get(sale.customer_id),
-                        sale.customer_id,
-                        sale.total,
-                        sale.occurred_at,
-                        now,
-                    )
-                )
-        await uow.flush()
-        return [[] for _ in messages]
+        results: list[list[Outgoing]] = []
+        for sale in messages:
+            if sale.stage == "completed":
+                results.append(handlers.complete_sale(uow, sale, now))
+            elif sale.stage == "voided":
+                results.append(await handlers.void_sale(uow, sale, now))
+            elif sale.stage == "returned":
+                results.append(await handlers.return_sale(uow, sale, now))
+            else:
+                results.append([])  # an authorize is the credit service's business
+        await uow.flush(now)
+        self._touched.add(uow.dirty)
+        return results
+
+
+def _sale_in_question(sale: SaleEvent) -> str:
+    return (
+        sale.original_sale_id
+        if sale.stage == "returned" and sale.original_sale_id
+        else sale.sale_id
+    )
 
 
 class AccountEvents:
     """An account opened for a customer links the two: one person may be both."""
 
     topic = ACCOUNT_EVENTS
+
+    def __init__(self, handlers: CrmHandlers, touched: TouchedCustomers) -> None:
+        self._handlers = handlers
+        self._touched = touched
 
     def parse(self, raw: bytes) -> AccountEvent:
         return account_event_adapter.validate_json(raw)
@@ -96,12 +118,12 @@ class AccountEvents:
     ) -> list[list[Outgoing]]:
         opened = [m for m in messages if isinstance(m, AccountOpened) and m.customer_id]
         uow = await CrmUnitOfWork.load(conn, [m.customer_id for m in opened if m.customer_id])
-        for event in opened:
-            assert event.customer_id is not None
-            uow.put(
-                link_account(
-                    uow.get(event.customer_id), event.customer_id, event.account_number, now
-                )
-            )
-        await uow.flush()
-        return [[] for _ in messages]
+        results = [
+            self._handlers.open_account(uow, m, now)
+            if isinstance(m, AccountOpened) and m.customer_id
+            else []
+            for m in messages
+        ]
+        await uow.flush(now)
+        self._touched.add(uow.dirty)
+        return results

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.crm.domain.customers import Customer
-from services.crm.tables import customer_sales, customers
+from services.crm.tables import customers
 from shared.money import from_minor, to_minor
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time stored is UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
@@ -22,7 +23,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 def _customer(row: Row[tuple[object, ...]]) -> Customer:
     m = row._mapping
-    updated_at = _aware(m["updated_at"])
+    updated_at = aware(m["updated_at"])
     assert updated_at is not None
     return Customer(
         customer_id=m["customer_id"],
@@ -38,7 +39,9 @@ def _customer(row: Row[tuple[object, ...]]) -> Customer:
         account_number=m["account_number"],
         lifetime_spend=from_minor(m["lifetime_spend"]),
         visits=m["visits"],
-        last_purchase_at=_aware(m["last_purchase_at"]),
+        last_purchase_at=aware(m["last_purchase_at"]),
+        tier=m["tier"],
+        points_debt=m["points_debt"],
     )
 
 
@@ -57,6 +60,8 @@ def _values(customer: Customer) -> dict[str, object]:
         "visits": customer.visits,
         "last_purchase_at": customer.last_purchase_at,
         "updated_at": customer.updated_at,
+        "tier": customer.tier,
+        "points_debt": customer.points_debt,
     }
 
 
@@ -90,23 +95,43 @@ async def save_customers(
         await conn.execute(statement, [{"cid": c.customer_id, **_values(c)} for c in changed])
 
 
-async def counted_sales(conn: AsyncConnection, sale_ids: Iterable[str]) -> set[str]:
-    wanted = list(set(sale_ids))
+async def find_customers(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, Customer]:
+    """Customers as committed, without locking them (for views and the sync loop)."""
+    wanted = sorted(set(ids))
     if not wanted:
-        return set()
-    rows = await conn.execute(
-        select(customer_sales.c.sale_id).where(customer_sales.c.sale_id.in_(wanted))
-    )
-    return {row.sale_id for row in rows}
-
-
-async def count_sales(conn: AsyncConnection, sales: Sequence[dict[str, object]]) -> None:
-    if sales:
-        await conn.execute(insert(customer_sales), list(sales))
+        return {}
+    rows = await conn.execute(select(customers).where(customers.c.customer_id.in_(wanted)))
+    return {row.customer_id: _customer(row) for row in rows}
 
 
 async def find_customer(conn: AsyncConnection, customer_id: str) -> Customer | None:
-    row = (
-        await conn.execute(select(customers).where(customers.c.customer_id == customer_id))
-    ).first()
-    return _customer(row) if row is not None else None
+    return (await find_customers(conn, [customer_id])).get(customer_id)
+
+
+async def customer_ids_with_email(conn: AsyncConnection, email: str) -> list[str]:
+    """Customers whose address is `email`, compared as Mailchimp compares: ignoring case."""
+    rows = await conn.execute(
+        select(customers.c.customer_id)
+        .where(func.lower(customers.c.email) == email.lower())
+        .order_by(customers.c.customer_id)
+    )
+    return [row.customer_id for row in rows]
+
+
+async def all_customer_ids(conn: AsyncConnection) -> list[str]:
+    rows = await conn.execute(select(customers.c.customer_id).order_by(customers.c.customer_id))
+    return [row.customer_id for row in rows]
+
+
+async def customers_above(
+    conn: AsyncConnection, base_tier: str, after: str, limit: int
+) -> list[str]:
+    """Customers holding a tier above the base one, by id after `after` (a cursor)."""
+    t = customers.c
+    rows = await conn.execute(
+        select(t.customer_id)
+        .where(t.tier.is_not(None), t.tier != base_tier, t.customer_id > after)
+        .order_by(t.customer_id)
+        .limit(limit)
+    )
+    return [row.customer_id for row in rows]

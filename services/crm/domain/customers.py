@@ -39,6 +39,10 @@ class Customer:
     lifetime_spend: Decimal = Decimal("0")
     visits: int = 0
     last_purchase_at: datetime | None = None
+    # None until the customer's first sale puts them in the program's base tier.
+    tier: str | None = None
+    # Points taken back after they were spent (see domain/points.py).
+    points_debt: int = 0
 
 
 def upsert(
@@ -76,3 +80,38 @@ def record_purchase(
         last_purchase_at=purchased_at if last is None or purchased_at > last else last,
         updated_at=now,
     )
+
+
+def cancel_purchase(
+    customer: Customer, amount: Decimal, last_purchase_at: datetime | None, now: datetime
+) -> Customer:
+    """A voided sale was never a visit: its spend and its visit come off, and the last purchase
+    is the latest one still standing."""
+    return replace(
+        customer,
+        lifetime_spend=customer.lifetime_spend - amount,
+        visits=max(customer.visits - 1, 0),
+        last_purchase_at=last_purchase_at,
+        updated_at=now,
+    )
+
+
+def return_purchase(customer: Customer, amount: Decimal, now: datetime) -> Customer:
+    """Returned goods come off the spend; the visit still happened."""
+    return replace(customer, lifetime_spend=customer.lifetime_spend - amount, updated_at=now)
+
+
+def withdraw_consent(customer: Customer, source: str, now: datetime) -> Customer:
+    """The customer left the marketing audience outside the CRM (Mailchimp's unsubscribe link,
+    or an address that bounced): consent is withdrawn until they give it again."""
+    if customer.marketing_opt_in is False and customer.opt_in_source == source:
+        return customer
+    return replace(customer, marketing_opt_in=False, opt_in_source=source, updated_at=now)
+
+
+def set_tier(customer: Customer, tier: str, now: datetime) -> Customer:
+    return replace(customer, tier=tier, updated_at=now)
+
+
+def set_points_debt(customer: Customer, debt: int) -> Customer:
+    return replace(customer, points_debt=debt)
