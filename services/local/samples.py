@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 _NZDT = timezone(timedelta(hours=13))
 
 
-def sample_commands(bootstrap: str) -> list[str]:
+def sample_commands(bootstrap: str, tabs: str = "tabs") -> list[str]:
     now = datetime.now(_NZDT).replace(microsecond=0).isoformat()
     suffix = uuid.uuid4().hex[:6]
     open_account = {
@@ -53,8 +53,8 @@ def sample_commands(bootstrap: str) -> list[str]:
         "override": None,
     }
     return [
-        f"tabs publish --bootstrap {bootstrap} accounts.commands.v1 "
+        f"{tabs} publish --bootstrap {bootstrap} accounts.commands.v1 "
         f"{shlex.quote(json.dumps(open_account, separators=(',', ':')))}",
-        f"tabs publish --bootstrap {bootstrap} pos.sales.v1 "
+        f"{tabs} publish --bootstrap {bootstrap} pos.sales.v1 "
         f"{shlex.quote(json.dumps(sale, separators=(',', ':')))}",
     ]

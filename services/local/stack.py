@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,8 +77,10 @@ class WorkerProcess:
 def run_stack(*, data_dir: Path, partitions: int, http_port: int, log_level: str) -> None:
     data_dir = data_dir.absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
-    # SIGTERM must unwind like Ctrl-C, or the parts started so far would outlive us.
+    # SIGTERM must unwind like Ctrl-C, or the parts started so far would outlive us; SIGINT
+    # too, explicitly, since a shell that starts us in the background hands it down ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     with contextlib.suppress(KeyboardInterrupt):
         _run(data_dir, partitions, http_port, log_level)
     console.print("stopped; nothing is left running.")
@@ -192,13 +195,21 @@ def _report(
     table.add_row("API token", token)
     console.print(table)
     console.print("\nOpen an account and charge a sale to it (paste into another terminal):\n")
-    for command in sample_commands(broker.bootstrap_servers):
+    for command in sample_commands(broker.bootstrap_servers, _tabs_command()):
         console.print(command, soft_wrap=True, highlight=False, markup=False)
     console.print(
-        f"\nLook it up: curl -H 'Authorization: Bearer {token}' "
+        f"\nLook the account up: curl -H 'Authorization: Bearer {token}' "
         f"http://127.0.0.1:{workers[0].http_port}/v1/accounts/ACC-0001",
         soft_wrap=True,
         highlight=False,
         markup=False,
     )
     console.print("\nPress Ctrl-C to stop everything.")
+
+
+def _tabs_command() -> str:
+    """How to run `tabs` from another terminal: its full path unless it is on the PATH."""
+    beside = Path(sys.executable).parent / "tabs"
+    if shutil.which("tabs") == str(beside) or not beside.exists():
+        return "tabs"
+    return str(beside)
