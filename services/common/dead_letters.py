@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.common.messages import Outgoing, Record
-from shared.dead_letter import DeadLetter
+from shared.dead_letter import DeadLetter, dead_letter_key
 from shared.topics import dead_letter_topic
 
 
@@ -20,5 +20,4 @@ def dead_letter(record: Record, error: str, consumer_group: str, now: datetime) 
         error=error,
         failed_at=now,
     )
-    key = record.key.decode("utf-8", "replace") if record.key is not None else None
-    return Outgoing.of(dead_letter_topic(record.topic), key, letter)
+    return Outgoing.of(dead_letter_topic(record.topic), dead_letter_key(letter), letter)

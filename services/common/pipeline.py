@@ -121,19 +121,18 @@ class Pipeline:
             try:
                 async with self._engine.begin() as conn:
                     outgoing = await self._apply(conn, valid, now)
-                    return await self._outbox.add(conn, [*extra, *outgoing], now)
+                    # Stamped at commit, not at the batch's start: after a long outage the
+                    # rows must not look old enough for the sweep to publish them as well.
+                    return await self._outbox.add(conn, [*extra, *outgoing], self._clock.now())
+
             except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
                 attempt += 1
-                self._metrics.retries.labels("outage").inc()
-                delay = _backoff(attempt, self._backoff_max_s)
-                log.warning(
-                    "database unavailable (%s); retry %d in %.2fs",
-                    type(error).__name__,
-                    attempt,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+                await self._wait_out_outage(error, attempt)
             except DBAPIError as error:
+                if _is_outage(error):
+                    attempt += 1
+                    await self._wait_out_outage(error, attempt)
+                    continue
                 # A unique claim lost to another worker (a rebalance) or a deadlock: the next
                 # attempt sees the winner's rows. Past a bound it is not a race but a bug.
                 conflicts += 1
@@ -147,6 +146,14 @@ class Pipeline:
                 raise PoisonBatch(str(error)) from error
             except (ValueError, TypeError, KeyError, AssertionError, ArithmeticError) as error:
                 raise PoisonBatch(f"internal error: {type(error).__name__}: {error}") from error
+
+    async def _wait_out_outage(self, error: Exception, attempt: int) -> None:
+        self._metrics.retries.labels("outage").inc()
+        delay = _backoff(attempt, self._backoff_max_s)
+        log.warning(
+            "database unavailable (%s); retry %d in %.2fs", type(error).__name__, attempt, delay
+        )
+        await asyncio.sleep(delay)
 
     async def _apply(
         self, conn: AsyncConnection, valid: list[Inbound[Any]], now: datetime
@@ -205,6 +212,17 @@ def _runs_by_topic(messages: list[Inbound[Any]]) -> list[list[Inbound[Any]]]:
         else:
             runs.append([message])
     return runs
+
+
+def _is_outage(error: DBAPIError) -> bool:
+    """The database, not the batch, failed: no connection could be made, or it was lost.
+
+    asyncpg reports a server that refuses connections (connections not allowed, starting up,
+    too many clients) as a plain DBAPIError raised while connecting, that is with no statement;
+    retried as a conflict, it would end the batch in the dead letters.
+    """
+    connecting = error.statement is None and not isinstance(error, IntegrityError)
+    return error.connection_invalidated or connecting
 
 
 def _backoff(attempt: int, ceiling_s: float) -> float:

@@ -1,0 +1,101 @@
+"""Offsets and consumer groups: a worker commits offsets after the effect, and neither a
+rebalance in the middle of a burst nor two consumers applying the same records at once loses or
+doubles an effect (PostgreSQL, where writers really run concurrently)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from services.common.worker import Worker
+from tests.common.harness import Tally, messages_counted, tally_event
+from tests.common.tally_service import SPEC, runtime
+from tests.support.naming import unique
+from tests.support.workers import running_worker
+
+
+async def test_a_new_worker_in_the_group_resumes_after_the_applied_messages(tally: Tally) -> None:
+    applied = [tally_event("a", 1), tally_event("b", 2), tally_event("a", 3)]
+    async with running_worker(SPEC, tally.settings, tally.database_url):
+        for event in applied:
+            await tally.send(event)
+        await tally.totals_for_all([e["event_id"] for e in applied])
+    later = tally_event("b", 10)
+    async with running_worker(SPEC, tally.settings, tally.database_url) as successor:
+        await tally.send(later)
+        [reply] = await tally.totals(later["event_id"])
+        # Long enough for a redelivery of the first three (it would republish their totals).
+        await tally.output.settle(0.5)
+    assert messages_counted(successor, "applied") == 1
+    assert messages_counted(successor, "duplicate") == 0
+    assert [len(tally.totals_of(e["event_id"])) for e in applied] == [1, 1, 1]
+    assert orjson.loads(reply)["total"] == 12
+    assert await tally.counters() == {"a": 4, "b": 12}
+
+
+async def _send_paced(
+    tally: Tally, events: list[dict[str, Any]], interval_s: float, quarter_sent: asyncio.Event
+) -> None:
+    for number, event in enumerate(events):
+        await tally.send(event)
+        if number == len(events) // 4:
+            quarter_sent.set()
+        await asyncio.sleep(interval_s)
+
+
+async def test_two_workers_and_a_rebalance_mid_burst_apply_every_message_once(
+    tally_on_postgres: Tally,
+) -> None:
+    tally = tally_on_postgres
+    events = [tally_event(f"c{n % 7}", n % 5 + 1) for n in range(200)]
+    expected = Counter[str]()
+    for event in events:
+        expected[event["counter"]] += event["add"]
+    async with running_worker(SPEC, tally.settings, tally.database_url) as first:
+        quarter_sent = asyncio.Event()
+        sending = asyncio.create_task(_send_paced(tally, events, 0.025, quarter_sent))
+        await quarter_sent.wait()
+        async with running_worker(SPEC, tally.settings, tally.database_url) as second:
+            await sending
+            replies = await tally.totals_for_all([e["event_id"] for e in events])
+    assert await tally.counters() == dict(expected)
+    assert await tally.row_count(runtime.processed) == len(events)
+    assert all(len(set(sent)) == 1 for sent in replies.values()), "a repeat changed its reply"
+    # Both applied some: the second joined while the burst was still coming.
+    assert messages_counted(first, "applied") > 0
+    assert messages_counted(second, "applied") > 0
+
+
+async def test_two_consumers_racing_on_the_same_messages_apply_each_once(
+    tally_on_postgres: Tally,
+) -> None:
+    """As when a worker dropped from its group keeps running: two consumers apply the same
+    messages at the same time, and the claim of the id in the transaction of the effect lets
+    exactly one of them apply each."""
+    tally = tally_on_postgres
+    stray = tally.settings.model_copy(update={"consumer_group_prefix": unique("g")})
+    events = [tally_event(f"c{n % 3}", n % 4 + 1) for n in range(150)]
+    expected = Counter[str]()
+    for event in events:
+        expected[event["counter"]] += event["add"]
+    owner = Worker(SPEC, tally.settings, tally.database_url)
+    straggler = Worker(SPEC, stray, tally.database_url)
+    try:
+        await asyncio.gather(owner.start(), straggler.start())
+        # Sent while both consume, so that both poll each record within a few milliseconds.
+        for event in events:
+            await tally.send(event)
+        await tally.output.wait_for(tally.totals_topic, lambda m: True, count=2 * len(events))
+    finally:
+        await asyncio.gather(owner.stop(), straggler.stop())
+    assert await tally.counters() == dict(expected)
+    assert await tally.row_count(runtime.processed) == len(events)
+    for event in events:
+        replies = tally.totals_of(event["event_id"])
+        assert len(replies) >= 2 and len(set(replies)) == 1, "each consumer gets the one reply"
+    workers = (owner, straggler)
+    assert sum(messages_counted(w, "applied") for w in workers) == len(events)
+    assert sum(messages_counted(w, "duplicate") for w in workers) == len(events)
