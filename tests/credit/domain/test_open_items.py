@@ -1,0 +1,149 @@
+"""Open items and aging: settlements never exceed what they settle, and the open amounts and
+the aging buckets always add up to the balance."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.credit.domain.aging import age
+from services.credit.domain.errors import AllocationExceedsOpenAmount, SaleNotOpen
+from services.credit.domain.postings import Book, post_credit, post_debit
+from tests.credit.domain.examples import an_account
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2)
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["charge", "pay", "pay_named", "note_for_sale"]), money, st.integers(0, 30)
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=operations, today_offset=st.integers(0, 400))
+def test_settlements_never_exceed_and_everything_adds_up(
+    ops: list[tuple[str, Decimal, int]], today_offset: int
+) -> None:
+    book = Book(an_account(balance="0.00"))
+    credits: dict[str, Decimal] = {}
+    debits: dict[str, Decimal] = {}
+    settled_by: dict[str, Decimal] = {}
+    settled_of: dict[str, Decimal] = {}
+    for n, (kind, amount, pick) in enumerate(ops):
+        at = START + timedelta(days=n)
+        if kind == "charge":
+            posting = post_debit(
+                book,
+                entry_id=f"E{n}",
+                kind="charge",
+                amount=amount,
+                reference=f"S{n}",
+                posted_at=at,
+                due_date=at.date() + timedelta(days=30),
+            )
+            debits[f"E{n}"] = amount
+        else:
+            open_sales = [i for i in book.items if i.open_amount > 0 and i.reference]
+            named: list[tuple[str, Decimal]] = []
+            settles_first = None
+            if kind == "pay_named" and open_sales:
+                target = open_sales[pick % len(open_sales)]
+                named = [(target.reference or "", min(amount, target.open_amount))]
+            if kind == "note_for_sale" and open_sales:
+                settles_first = open_sales[pick % len(open_sales)].reference
+            posting = post_credit(
+                book,
+                entry_id=f"E{n}",
+                kind="payment",
+                amount=amount,
+                reference=f"P{n}",
+                posted_at=at,
+                named=named,
+                settles_first=settles_first,
+            )
+            credits[f"E{n}"] = amount
+        for settlement in posting.settlements:
+            assert settlement.amount > 0
+            settled_by[settlement.credit_id] = (
+                settled_by.get(settlement.credit_id, Decimal(0)) + settlement.amount
+            )
+            settled_of[settlement.item_id] = (
+                settled_of.get(settlement.item_id, Decimal(0)) + settlement.amount
+            )
+        book.check()
+
+    for item in book.items:
+        assert abs(item.open_amount) <= abs(item.amount)
+    # No credit settles more than its amount, and no debit is settled beyond its own.
+    for credit_id, amount in credits.items():
+        assert settled_by.get(credit_id, Decimal(0)) <= amount
+    for debit_id, amount in debits.items():
+        assert settled_of.get(debit_id, Decimal(0)) <= amount
+    today = START.date() + timedelta(days=today_offset)
+    assert age(book.items, today).total == book.account.balance
+
+
+def test_a_named_allocation_beyond_the_open_amount_is_refused_and_changes_nothing() -> None:
+    book = Book(an_account(balance="0.00"))
+    post_debit(
+        book,
+        entry_id="E1",
+        kind="charge",
+        amount=Decimal("20"),
+        reference="S1",
+        posted_at=START,
+        due_date=date(2026, 1, 31),
+    )
+    with pytest.raises(AllocationExceedsOpenAmount):
+        post_credit(
+            book,
+            entry_id="E2",
+            kind="payment",
+            amount=Decimal("25"),
+            reference="P1",
+            posted_at=START,
+            named=[("S1", Decimal("25"))],
+        )
+    with pytest.raises(SaleNotOpen):
+        post_credit(
+            book,
+            entry_id="E3",
+            kind="payment",
+            amount=Decimal("5"),
+            reference="P2",
+            posted_at=START,
+            named=[("S9", Decimal("5"))],
+        )
+    assert book.account.balance == Decimal("20")
+    assert [i.open_amount for i in book.items] == [Decimal("20")]
+    book.check()
+
+
+def test_aging_buckets_by_days_past_due() -> None:
+    book = Book(an_account(balance="0.00"))
+    for n, days_late in enumerate([0, 15, 45, 75, 120]):
+        due = date(2026, 6, 1) - timedelta(days=days_late)
+        post_debit(
+            book,
+            entry_id=f"E{n}",
+            kind="charge",
+            amount=Decimal("10"),
+            reference=f"S{n}",
+            posted_at=START,
+            due_date=due,
+        )
+    buckets = age(book.items, date(2026, 6, 1))
+    assert (buckets.current, buckets.d1_30, buckets.d31_60, buckets.d61_90, buckets.over_90) == (
+        Decimal("10"),
+        Decimal("10"),
+        Decimal("10"),
+        Decimal("10"),
+        Decimal("10"),
+    )
