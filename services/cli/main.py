@@ -92,5 +92,20 @@ def asyncapi(
         typer.echo(f"wrote {path}")
 
 
+def _add_service_commands() -> None:
+    from services.cli.bench import bench
+    from services.cli.crm import app as crm_app
+    from services.cli.statement import statement
+
+    app.add_typer(crm_app, name="crm")
+    app.command("statement")(statement)
+    app.command("bench")(bench)
+
+
+
+_add_service_commands()
+
+
 def main() -> None:
     app()
+

@@ -1,0 +1,49 @@
+"""What one bench run does: counts, rates and where the database lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One run. Every count and duration has a bound, so a run always ends."""
+
+    tills: int = 50
+    accounts: int = 2_000
+    workers: int = 1
+    partitions: int = 6
+    # Open-loop phase: the offered rate and how long it is offered (the latency figure).
+    rate_per_s: float = 2_000.0
+    rate_duration_s: float = 20.0
+    # Throughput phase: sale events published while the workers are stopped, then drained.
+    backlog: int = 60_000
+    # The naive handler manages ~100-200/s here: it gets the backlog's first records only.
+    naive_records: int = 6_000
+    database_url: str | None = None  # a PostgreSQL server to create databases on
+    sqlite: bool = False
+    redis: bool = False
+    fetch_max_wait_ms: int = 5
+    batch_size_max: int = 500
+    loyalty: bool = False
+    loyalty_sales: int = 20_000
+    profile_path: Path | None = None
+    json_path: Path | None = None
+    work_dir: Path | None = None  # kept after the run (logs, databases); else a temporary one
+    seed: int = 7
+    drain_timeout_s: float = 600.0
+
+    def quick(self) -> BenchConfig:
+        """Small counts: the whole run, start-up included, in well under a minute."""
+        return replace(
+            self,
+            tills=10,
+            accounts=100,
+            rate_per_s=min(self.rate_per_s, 300.0),
+            rate_duration_s=3.0,
+            backlog=3_000,
+            naive_records=1_000,
+            loyalty_sales=2_000,
+            drain_timeout_s=60.0,
+        )

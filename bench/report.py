@@ -1,0 +1,125 @@
+"""The figures of a run: as tables on the console, and as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from bench.config import BenchConfig
+
+
+def describe(config: BenchConfig, command: str) -> dict[str, Any]:
+    settings = {
+        key: str(value) if isinstance(value, Path) else value
+        for key, value in dataclasses.asdict(config).items()
+    }
+    return {
+        "command": command,
+        "config": settings,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+
+
+def write_json(figures: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+
+
+def _cpu_row(name: str, cpu: dict[str, float | None]) -> list[str]:
+    return [name, *("-" if v is None else f"{v:.3f}" for v in cpu.values())]
+
+
+def print_report(figures: dict[str, Any], console: Console) -> None:
+    throughput, latency = figures["throughput"], figures["latency"]
+    ceiling, naive = figures["ceiling"], figures["naive"]
+    main = Table(title="credit worker", show_header=True)
+    main.add_column("figure")
+    main.add_column("value", justify="right")
+    main.add_row("decisions/s sustained (backlog drain)", f"{throughput['decisions_per_s']:,.0f}")
+    main.add_row("  decisions / seconds", f"{throughput['decisions']:,} / {throughput['seconds']}")
+    tenths = throughput["decisions_per_s_by_tenth"]
+    if tenths:
+        main.add_row("  by tenth of the backlog", " ".join(f"{r:,.0f}" for r in tenths))
+    main.add_row(
+        "offered rate (achieved)",
+        f"{latency['offered_per_s']:,.0f}/s ({latency['achieved_offered_per_s']:,.0f}/s)",
+    )
+    for name in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+        main.add_row(f"  latency {name.removesuffix('_ms')}", f"{latency[name]:.1f} ms")
+    main.add_row("ceiling: aiokafka + JSON, records/s", f"{ceiling['records_per_s']:,.0f}")
+    main.add_row("naive: a transaction per message, /s", f"{naive['decisions_per_s']:,.0f}")
+    main.add_row("  naive verdicts differing from the worker's", f"{naive['verdicts_differ']}")
+    main.add_row("worker / ceiling", f"{figures['ratios']['of_ceiling']:.3f}")
+    main.add_row("worker / naive", f"{figures['ratios']['over_naive']:.2f}x")
+    if figures.get("loyalty"):
+        main.add_row(
+            "loyalty: completed sales/s (CRM)", f"{figures['loyalty']['sales_per_s']:,.0f}"
+        )
+    console.print(main)
+
+    cpu = Table(title="CPU seconds per 1,000 decisions (records for the ceiling)")
+    for column in ("phase", "worker / reference", "broker", "database", "bench"):
+        cpu.add_column(column, justify="right")
+    cpu.add_row(*_cpu_row("backlog drain", throughput["cpu_s_per_1000"]))
+    cpu.add_row(*_cpu_row("offered rate", latency["cpu_s_per_1000"]))
+    cpu.add_row(*_cpu_row("ceiling", ceiling["cpu_s_per_1000"]))
+    cpu.add_row(*_cpu_row("naive", naive["cpu_s_per_1000"]))
+    if figures.get("loyalty"):
+        cpu.add_row(*_cpu_row("loyalty (CRM)", figures["loyalty"]["cpu_s_per_1000"]))
+    console.print(cpu)
+
+    memory = Table(title="peak RSS per process")
+    memory.add_column("process")
+    memory.add_column("MB", justify="right")
+    for label, mb in figures["peak_rss_mb"].items():
+        memory.add_row(label, f"{mb:,.1f}")
+    console.print(memory)
+
+    goals = Table(title="targets")
+    for column in ("target", "wanted", "measured", "met"):
+        goals.add_column(column)
+    for row in figures["targets"]:
+        met = "[green]yes[/green]" if row["met"] else "[red]no[/red]"
+        goals.add_row(row["target"], row["wanted"], f"{row['measured']:,}", met)
+    console.print(goals)
+    if "profile" in figures:
+        _print_profile(figures["profile"], console)
+    _print_verification(figures["verification"], console)
+
+
+def _print_profile(profile: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"worker 1 profile: busy {profile['busy_pct']}% of the drain")
+    table.add_column("own time, by package (% of busy)")
+    table.add_column("%", justify="right")
+    table.add_column("inclusive, by function (% of busy)")
+    table.add_column("%", justify="right")
+    own, inclusive = profile["self_by_package_pct"], profile["inclusive_by_function_pct"]
+    for n in range(max(len(own), len(inclusive))):
+        left = own[n] if n < len(own) else ("", "")
+        right = inclusive[n] if n < len(inclusive) else ("", "")
+        table.add_row(str(left[0]), str(left[1]), str(right[0]), str(right[1]))
+    console.print(table)
+
+
+def _print_verification(verification: dict[str, Any], console: Console) -> None:
+    for name, ok in verification["checks"].items():
+        console.print(f"  {'[green]ok[/green]' if ok else '[red]FAILED[/red]'}  {name}")
+    counts = ", ".join(f"{k} {v:,}" for k, v in verification["counts"].items())
+    console.print(f"  ({counts})")
+    for problem in verification["problems"]:
+        console.print(f"  [red]{problem}[/red]", markup=True, highlight=False)
+    if verification["passed"]:
+        console.print("[bold green]PASS[/bold green]: the ledger agrees with every decision")
+    else:
+        console.print("[bold red]FAIL[/bold red]: the ledger check failed")

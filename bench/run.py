@@ -1,0 +1,125 @@
+"""One bench run from start to finish; every process it starts is stopped when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from bench.compare import References
+from bench.config import BenchConfig
+from bench.credit_run import CreditRun
+from bench.loyalty import loyalty_run
+from bench.resources import ResourceMonitor
+from bench.stack import LocalStack, Stack, create_databases, drop_databases
+from bench.targets import targets
+from bench.verify import verify
+from shared.topics import POS_SALES
+
+
+def run_bench(config: BenchConfig, console: Console) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:8]
+    with contextlib.ExitStack() as cleanup:
+        work_dir = config.work_dir
+        if work_dir is None:
+            temporary = tempfile.TemporaryDirectory(prefix="tabs-bench-")
+            work_dir = Path(cleanup.enter_context(temporary))
+        work_dir.mkdir(parents=True, exist_ok=True)
+        parts = cleanup.enter_context(
+            LocalStack(
+                work_dir, server_url=config.database_url, sqlite=config.sqlite, redis=config.redis
+            )
+        )
+        stack = parts.start()
+        monitor = ResourceMonitor()
+        monitor.start()
+        cleanup.callback(monitor.stop)
+        monitor.watch("broker (tansu)", "broker", stack.broker_pid)
+        if stack.database_pid is not None:
+            monitor.watch("postgresql", "database", stack.database_pid, with_children=True)
+        monitor.watch("bench (tills, collectors)", "bench", os.getpid())
+        with _progress(console) as progress:
+            figures = asyncio.run(_phases(config, stack, monitor, progress, run_id))
+        figures["peak_rss_mb"] = monitor.peak_rss_mb()
+        figures["targets"] = targets(figures)
+        return figures
+    raise AssertionError("unreachable")
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+async def _phases(
+    config: BenchConfig, stack: Stack, monitor: ResourceMonitor, progress: Progress, run_id: str
+) -> dict[str, Any]:
+    urls = await create_databases(stack, run_id)
+    credit = CreditRun(config, stack, urls["credit"], monitor, progress, run_id)
+    try:
+        await credit.start()
+        await credit.start_workers()
+        await credit.open_accounts()
+        offered = await credit.offered_rate()
+        throughput, backlog, drained = await credit.backlog()
+        references = References(
+            bootstrap=stack.bootstrap,
+            sales_topic=credit.topic[POS_SALES],
+            partitions=config.partitions,
+            fetch_max_wait_ms=config.fetch_max_wait_ms,
+            monitor=monitor,
+            progress=progress,
+            work_dir=stack.work_dir,
+            backlog=backlog,
+        )
+        ceiling = await references.ceiling()
+        naive = await references.naive(
+            urls["naive"], credit.accounts_before_backlog, config.naive_records, drained
+        )
+        loyalty = (
+            await loyalty_run(config, stack, urls["crm"], monitor, progress, run_id)
+            if config.loyalty
+            else None
+        )
+        verification = await verify(credit.engine, credit.requested, credit.received())
+    finally:
+        await credit.close()
+        if config.database_url is not None:
+            await drop_databases(stack, urls)
+    return {
+        "throughput": throughput,
+        "latency": offered,
+        "ceiling": ceiling,
+        "naive": naive,
+        "ratios": {
+            "of_ceiling": round(throughput["decisions_per_s"] / ceiling["records_per_s"], 4),
+            "over_naive": round(throughput["decisions_per_s"] / naive["decisions_per_s"], 2),
+        },
+        "loyalty": loyalty,
+        "verification": {
+            "passed": verification.passed,
+            "checks": verification.checks,
+            "problems": verification.problems,
+            "counts": verification.counts,
+        },
+    }

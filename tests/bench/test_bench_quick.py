@@ -1,0 +1,58 @@
+"""`tabs bench --quick` end to end: it runs, the ledger check passes, every figure is there.
+
+Speed is never asserted: this machine is shared and noisy. Plausible means present and > 0.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+QUICK_TIMEOUT_S = 120
+
+
+def _positive(figures: dict[str, Any], *names: str) -> None:
+    for name in names:
+        value = figures[name]
+        assert isinstance(value, int | float) and value > 0, f"{name} = {value!r}"
+
+
+def test_quick_bench_passes_and_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "bench", "--quick", "--json", str(out)],
+        capture_output=True,
+        timeout=QUICK_TIMEOUT_S,
+        check=False,
+    )
+    output = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+    assert done.returncode == 0, output[-4000:]
+    assert "PASS" in output
+    figures = orjson.loads(out.read_bytes())
+
+    verification = figures["verification"]
+    assert verification["passed"] and not verification["problems"]
+    assert all(verification["checks"].values())
+    assert verification["counts"]["decisions approved"] > 0
+    assert verification["counts"]["decisions insufficient_credit"] > 0
+
+    throughput = figures["throughput"]
+    _positive(throughput, "decisions", "seconds", "decisions_per_s")
+    _positive(throughput["cpu_s_per_1000"], "worker", "broker", "database", "bench")
+    latency = figures["latency"]
+    _positive(latency, "achieved_offered_per_s", "decisions", "p50_ms", "p95_ms", "p99_ms")
+    assert latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    _positive(latency["cpu_s_per_1000"], "worker", "broker", "database")
+    _positive(figures["ceiling"], "records", "records_per_s")
+    _positive(figures["naive"], "decisions", "decisions_per_s")
+    assert figures["naive"]["verdicts_differ"] == 0
+    _positive(figures["ratios"], "of_ceiling", "over_naive")
+    peaks = figures["peak_rss_mb"]
+    assert {"broker (tansu)", "postgresql", "credit worker 1 (run 1)"} <= peaks.keys()
+    _positive(peaks, *peaks)
+    assert len(figures["targets"]) == 5
+    assert figures["command"].startswith("tabs bench")

@@ -1,0 +1,31 @@
+"""Turning timestamps into figures."""
+
+from __future__ import annotations
+
+from bench.figures import latencies_ms, percentile, rate_per_s
+from bench.loadgen import Published, Received
+
+
+def _received(at: float, event: str) -> Received:
+    return Received(at, event, b"{}")
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_kth_decision_answers_the_kth_sending_of_an_event() -> None:
+    published = Published()
+    published.at["e1"] += [1.0, 3.0]
+    published.at["e2"] += [2.0]
+    received = [_received(1.5, "e1"), _received(2.25, "e2"), _received(3.5, "e1")]
+    assert latencies_ms(published, received) == [500.0, 250.0, 500.0]
+
+
+def test_decisions_of_the_first_poll_are_not_in_the_rate() -> None:
+    received = [_received(10.0, "a"), _received(10.0, "b"), _received(11.0, "c")]
+    assert rate_per_s(received) == (1.0, 1.0)
