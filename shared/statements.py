@@ -15,6 +15,7 @@ __all__ = [
     "StatementRequest",
     "StatementSent",
     "StatementStatus",
+    "aging_bucket",
     "statement_key",
 ]
 
@@ -89,3 +90,17 @@ class StatementSent(Message):
 
 def statement_key(message: StatementRequest | StatementSent) -> str:
     return message.account_number
+
+
+def aging_bucket(days_late: int) -> str:
+    """The `Aging` field an amount this many days past its due date falls in (its Python name):
+    the contract's buckets, current, 1-30, 31-60, 61-90 and over 90 days."""
+    if days_late <= 0:
+        return "current"
+    if days_late <= 30:
+        return "d1_30"
+    if days_late <= 60:
+        return "d31_60"
+    if days_late <= 90:
+        return "d61_90"
+    return "over_90"

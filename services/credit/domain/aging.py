@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from services.credit.domain.open_items import ZERO
+from shared.statements import aging_bucket
 
 
 @dataclass(frozen=True)
@@ -48,20 +49,8 @@ def age(items: Iterable[_Dated], today: date) -> AgingBuckets:
         if item.open_amount == 0:
             continue
         late = (today - item.due_date).days if item.open_amount > 0 else 0
-        buckets[_bucket(late)] += item.open_amount
+        buckets[aging_bucket(late)] += item.open_amount
     return AgingBuckets(**buckets)
-
-
-def _bucket(days_late: int) -> str:
-    if days_late <= 0:
-        return "current"
-    if days_late <= 30:
-        return "d1_30"
-    if days_late <= 60:
-        return "d31_60"
-    if days_late <= 90:
-        return "d61_90"
-    return "over_90"
 
 
 def overdue_beyond(items: Iterable[_Dated], today: date, hold_days: int | None) -> bool:

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from services.statements.domain.ledger import ZERO, Entry
+from shared.statements import aging_bucket
 
 # Credits that carry the sale they undo as their reference, and settle it first.
 _SETTLES_ITS_SALE = frozenset({"charge_reversal", "credit_note"})
@@ -64,20 +65,8 @@ def age(items: Iterable[OpenItem], as_of: date) -> Aging:
     buckets = dict.fromkeys(("current", "d1_30", "d31_60", "d61_90", "over_90"), ZERO)
     for item in items:
         late = (as_of - item.due_date).days if item.open_amount > 0 else 0
-        buckets[_bucket(late)] += item.open_amount
+        buckets[aging_bucket(late)] += item.open_amount
     return Aging(**buckets)
-
-
-def _bucket(days_late: int) -> str:
-    if days_late <= 0:
-        return "current"
-    if days_late <= 30:
-        return "d1_30"
-    if days_late <= 60:
-        return "d31_60"
-    if days_late <= 90:
-        return "d61_90"
-    return "over_90"
 
 
 def _oldest_first(items: Iterable[OpenItem]) -> list[OpenItem]:
