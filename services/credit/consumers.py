@@ -10,11 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.messages import Outgoing, Record
 from services.credit.handlers import CreditHandlers, entry_id_for
 from services.credit.messages import command_rejected, invalid_request_reply
-from services.credit.unit_of_work import CreditUnitOfWork
+from services.credit.unit_of_work import CreditUnitOfWork, Settling
 from shared.commands import AccountCommand, AddMember, RemoveMember, account_command_adapter
 from shared.sales import SaleEvent
 from shared.topics import ACCOUNT_COMMANDS, POS_SALES
 from shared.wire import best_effort_fields
+
+# Stages that post a credit, which settles the account's debits.
+_SETTLING_STAGES = frozenset({"voided", "returned"})
 
 
 class SaleEvents:
@@ -54,10 +57,16 @@ class SaleEvents:
     async def apply(
         self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
     ) -> list[list[Outgoing]]:
+        settling = [m for m in messages if m.stage in _SETTLING_STAGES]
         uow = await CreditUnitOfWork.load(
             conn,
             account_numbers=[m.account_number for m in messages if m.account_number],
             sale_ids=[s for m in messages for s in (m.sale_id, m.original_sale_id) if s],
+            # Charges settle nothing: their accounts need only their credits loaded.
+            charges_only_but=Settling(
+                frozenset(m.account_number for m in settling if m.account_number),
+                frozenset(s for m in settling for s in (m.sale_id, m.original_sale_id) if s),
+            ),
         )
         results = [self._one(sale, uow, now) for sale in messages]
         await uow.flush()

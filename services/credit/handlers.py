@@ -10,7 +10,6 @@ from services.common.errors import Unprocessable
 from services.common.ids import derived_id
 from services.common.messages import Outgoing
 from services.credit.domain.accounts import Funding
-from services.credit.domain.aging import overdue_beyond
 from services.credit.domain.decisions import (
     Approved,
     Declined,
@@ -96,7 +95,7 @@ class CreditHandlers:
         # A member's sale is decided on, and charged to, its group's parent.
         parent = uow.account(account.parent_account_number)
         payer = uow.book((parent or account).number)
-        overdue = overdue_beyond(payer.items, self.today(now), payer.account.overdue_hold_days)
+        overdue = payer.overdue_beyond(self.today(now))
         override = (
             OverrideRequest(
                 sale.override.code, sale.override.authorised_by, sale.store_id, sale.terminal_id

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -155,7 +155,19 @@ async def update_accounts(conn: AsyncConnection, changed: Sequence[Account]) -> 
     await conn.execute(statement, [{"number": a.number, **_account_values(a)} for a in changed])
 
 
+async def update_balances(conn: AsyncConnection, changed: Sequence[Account]) -> None:
+    """Writes the balance only: postings move nothing else."""
+    if changed:
+        await conn.execute(
+            update(accounts)
+            .where(accounts.c.account_number == bindparam("number"))
+            .values(balance=bindparam("minor")),
+            [{"number": a.number, "minor": to_minor(a.balance)} for a in changed],
+        )
+
+
 async def insert_entries(conn: AsyncConnection, posted: Sequence[Entry]) -> None:
+
     if posted:
         await conn.execute(
             insert(entries),
@@ -214,7 +226,6 @@ async def insert_sale_charges(conn: AsyncConnection, charges: Sequence[SaleCharg
                     "charged_at": c.charged_at,
                     # A sale charged and voided in one batch is inserted already reversed.
                     "reversed_at": c.charged_at if c.reversed else None,
-
                 }
                 for c in charges
             ],
@@ -252,14 +263,17 @@ async def find_account(conn: AsyncConnection, number: str) -> Account | None:
 
 
 async def load_open_items(
-    conn: AsyncConnection, accounts: dict[str, Account]
+    conn: AsyncConnection, numbers: Iterable[str], *, credits_only: bool = False
 ) -> dict[str, list[OpenItem]]:
-    """The items still open on these accounts (already locked with their accounts)."""
-    if not accounts:
+    """The items still open on these accounts (already locked with their accounts), or only
+    their unused credits (what a new debit settles against)."""
+    wanted = list(numbers)
+    if not wanted:
         return {}
+    column = open_items.c.open_amount
     rows = await conn.execute(
         select(open_items).where(
-            open_items.c.account_number.in_(list(accounts)), open_items.c.open_amount != 0
+            open_items.c.account_number.in_(wanted), column < 0 if credits_only else column != 0
         )
     )
     found: dict[str, list[OpenItem]] = {}
@@ -276,6 +290,19 @@ async def load_open_items(
             )
         )
     return found
+
+
+async def oldest_debit_dues(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, date]:
+    """The due date of the oldest open debit of each of these accounts that has one."""
+    wanted = list(numbers)
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(open_items.c.account_number, func.min(open_items.c.due_date))
+        .where(open_items.c.account_number.in_(wanted), open_items.c.open_amount > 0)
+        .group_by(open_items.c.account_number)
+    )
+    return {number: due for number, due in rows}
 
 
 def _item_values(item: OpenItem) -> dict[str, object]:
@@ -328,7 +355,7 @@ async def account_open_items(conn: AsyncConnection, number: str) -> list[OpenIte
     account = await find_account(conn, number)
     if account is None:
         return []
-    return (await load_open_items(conn, {number: account})).get(number, [])
+    return (await load_open_items(conn, [account.number])).get(number, [])
 
 
 async def mark_reversed(conn: AsyncConnection, sale_ids: Sequence[str], now: datetime) -> None:

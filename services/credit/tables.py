@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -101,6 +102,21 @@ open_items = Table(
     Column("open_amount", BigInteger, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("posted_at", DateTime(timezone=True), nullable=False),
+)
+
+# A charge reads only an account's unused credits; the overdue hold, its oldest open debit.
+Index(
+    "ix_open_items_open_credits",
+    open_items.c.account_number,
+    postgresql_where=open_items.c.open_amount < 0,
+    sqlite_where=open_items.c.open_amount < 0,
+)
+Index(
+    "ix_open_items_open_debits",
+    open_items.c.account_number,
+    open_items.c.due_date,
+    postgresql_where=open_items.c.open_amount > 0,
+    sqlite_where=open_items.c.open_amount > 0,
 )
 
 # Which credit settled how much of which item: the audit trail behind every open amount.

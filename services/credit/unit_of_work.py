@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,6 +13,24 @@ from services.credit.domain.accounts import Account
 from services.credit.domain.open_items import OpenItem
 from services.credit.domain.postings import Book, Posting
 from services.credit.repository import SaleCharge
+
+
+@dataclass(frozen=True)
+class Settling:
+    """What, in a run of sales, settles debits: those accounts need every open item."""
+
+    account_numbers: frozenset[str] = frozenset()
+    sale_ids: frozenset[str] = frozenset()
+
+    def accounts(self, accounts: dict[str, Account], charges: dict[str, SaleCharge]) -> set[str]:
+        named = {n for n in self.account_numbers if n in accounts}
+        named |= {charges[s].account_number for s in self.sale_ids if s in charges}
+        # A member's credit goes to its group's parent.
+        return named | {
+            parent
+            for n in named
+            if (parent := accounts[n].parent_account_number) is not None and parent in accounts
+        }
 
 
 @dataclass
@@ -26,7 +45,10 @@ class CreditUnitOfWork:
     postings: list[Posting] = field(default_factory=list)
     new_charges: list[SaleCharge] = field(default_factory=list)
     reversed_sales: list[str] = field(default_factory=list)
-    _stored_items: set[str] = field(default_factory=set)
+    # The open amount of every item as loaded: only the items that differ are written back.
+    _stored_items: dict[str, Decimal] = field(default_factory=dict)
+    # Accounts whose balance moved (their other columns are untouched).
+    _balances: set[str] = field(default_factory=set)
 
     @classmethod
     async def load(
@@ -36,7 +58,15 @@ class CreditUnitOfWork:
         sale_ids: Iterable[str] = (),
         entry_ids: Iterable[str] = (),
         members: Iterable[str] = (),
+        *,
+        charges_only_but: Settling | None = None,
     ) -> CreditUnitOfWork:
+        """Loads and locks the accounts named and the charges of the sales named.
+
+        Every book is complete unless `charges_only_but` is given: then only the accounts it
+        names (and the payers of the sales it names) get every open item, and the rest, which
+        are only charged, get their credits and the due date of their oldest debit.
+        """
         charges = await repository.load_sale_charges(conn, sale_ids)
         # A void may name no account: the charge it cancels does.
         numbers = {*account_numbers, *(c.account_number for c in charges.values())}
@@ -47,15 +77,26 @@ class CreditUnitOfWork:
             a.parent_account_number for a in accounts.values() if a.parent_account_number
         } - accounts.keys()
         accounts |= await repository.load_accounts(conn, parents)
-        items = await repository.load_open_items(conn, accounts)
-        books = {n: Book(a, items.get(n, [])) for n, a in accounts.items()}
+        if charges_only_but is None:
+            complete = set(accounts)
+        else:
+            complete = charges_only_but.accounts(accounts, charges)
+        partial = accounts.keys() - complete
+        items = await repository.load_open_items(conn, sorted(complete))
+        items |= await repository.load_open_items(conn, sorted(partial), credits_only=True)
+        held = sorted(n for n in partial if accounts[n].overdue_hold_days is not None)
+        oldest = await repository.oldest_debit_dues(conn, held)
+        books = {
+            n: Book(a, items.get(n, []), complete=n in complete, oldest_debit_due=oldest.get(n))
+            for n, a in accounts.items()
+        }
         return cls(
             conn=conn,
             books=books,
             sale_charges=charges,
             known_entries=await repository.existing_entries(conn, entry_ids),
             parents=await repository.with_members(conn, members),
-            _stored_items={i.item_id for its in items.values() for i in its},
+            _stored_items={i.item_id: i.open_amount for its in items.values() for i in its},
         )
 
     def account(self, number: str | None) -> Account | None:
@@ -77,7 +118,7 @@ class CreditUnitOfWork:
     def record(self, posting: Posting) -> None:
         self.postings.append(posting)
         self.known_entries.add(posting.entry.entry_id)
-        self.touch(self.books[posting.entry.account_number].account)
+        self._balances.add(posting.entry.account_number)
 
     def charge_sale(self, charge: SaleCharge) -> None:
         self.sale_charges[charge.sale_id] = charge
@@ -92,20 +133,35 @@ class CreditUnitOfWork:
             self.reversed_sales.append(sale_id)
 
     def _items_to_save(self) -> tuple[list[OpenItem], list[OpenItem]]:
-        touched = {p.entry.account_number for p in self.postings}
-        items = [i for n in touched for i in self.books[n].items]
-        return (
-            [i for i in items if i.item_id not in self._stored_items],
-            [i for i in items if i.item_id in self._stored_items],
-        )
+        """The items new in this unit of work, and the stored items whose open amount moved."""
+        stored = self._stored_items
+        new: list[OpenItem] = []
+        changed: list[OpenItem] = []
+        for number in self._balances:
+            for item in self.books[number].items:
+                before = stored.get(item.item_id)
+                if before is None:
+                    new.append(item)
+                elif before != item.open_amount:
+                    changed.append(item)
+        return new, changed
 
     async def flush(self) -> None:
         """Writes everything in dependency order: accounts, entries, items, sale charges."""
-        for number in {p.entry.account_number for p in self.postings}:
+        for number in self._balances:
             self.books[number].check()
         new_items, changed_items = self._items_to_save()
+        opened = {a.number for a in self.new_accounts}
         await repository.insert_accounts(self.conn, self.new_accounts)
         await repository.update_accounts(self.conn, list(self.changed.values()))
+        await repository.update_balances(
+            self.conn,
+            [
+                self.books[n].account
+                for n in sorted(self._balances)
+                if n not in opened and n not in self.changed
+            ],
+        )
         await repository.insert_entries(self.conn, [p.entry for p in self.postings])
         await repository.insert_open_items(self.conn, new_items)
         await repository.update_open_items(self.conn, changed_items)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from services.credit.domain.accounts import Account
+from services.credit.domain.aging import overdue_beyond
 from services.credit.domain.ledger import Entry, EntryKind, post
 from services.credit.domain.open_items import (
     OpenItem,
@@ -21,16 +22,37 @@ from services.credit.domain.open_items import (
 
 @dataclass
 class Book:
-    """An account with its open items: the unit every posting works on."""
+    """An account with its open items: the unit every posting works on.
+
+    A book for charges only may hold just the account's credits (`complete` False): a debit
+    settles against credits alone, and the debits left out are summed up by the due date of
+    the oldest of them. Settling debits (payments, credit notes, voids, write-offs) needs a
+    complete book.
+    """
 
     account: Account
     items: list[OpenItem] = field(default_factory=list)
+    complete: bool = True
+    # The oldest due date among the open debits not loaded (a partial book only).
+    oldest_debit_due: date | None = None
 
     def check(self) -> None:
+        """A complete book's open items add up to its balance (a partial one cannot tell)."""
+        if not self.complete:
+            return
         assert balance_of(self.items) == self.account.balance, (
             f"open items of {self.account.number} add up to {balance_of(self.items)}, "
             f"not its balance {self.account.balance}"
         )
+
+    def overdue_beyond(self, today: date) -> bool:
+        """True when any debit is more than the account's hold days past its due date."""
+        hold_days = self.account.overdue_hold_days
+        if hold_days is None:
+            return False
+        if self.oldest_debit_due is not None and (today - self.oldest_debit_due).days > hold_days:
+            return True
+        return overdue_beyond(self.items, today, hold_days)
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,7 @@ def post_credit(
     item = OpenItem(
         entry_id, book.account.number, reference, -amount, -amount, posted_at.date(), posted_at
     )
+    assert book.complete, "a credit settles debits: it needs every open item"
     if settles_first is not None:
         settlements = settle_reference_first(book.items, item, settles_first)
     else:
@@ -105,6 +128,7 @@ def post_credit(
 
 def write_off(book: Book, *, entry_id: str, posted_at: datetime) -> Posting:
     """Posts the whole balance off; every item is closed."""
+    assert book.complete, "a write-off closes every item: it needs them all"
     amount = -book.account.balance
     entry = post(
         book.account,

@@ -3,6 +3,7 @@ the aging buckets always add up to the balance."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -147,3 +148,83 @@ def test_aging_buckets_by_days_past_due() -> None:
         Decimal("10"),
         Decimal("10"),
     )
+
+
+def _history(book: Book, ops: list[tuple[bool, Decimal, int]]) -> None:
+    for n, (is_charge, amount, days) in enumerate(ops):
+        at = START + timedelta(days=n)
+        if is_charge:
+            post_debit(
+                book,
+                entry_id=f"E{n}",
+                kind="charge",
+                amount=amount,
+                reference=f"S{n}",
+                posted_at=at,
+                due_date=at.date() + timedelta(days=days),
+            )
+        else:
+            post_credit(
+                book, entry_id=f"E{n}", kind="payment", amount=amount, reference=None, posted_at=at
+            )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(st.tuples(st.booleans(), money, st.integers(0, 30)), max_size=30),
+    charges=st.lists(money, min_size=1, max_size=5),
+    hold_days=st.one_of(st.none(), st.integers(0, 60)),
+    today_offset=st.integers(0, 120),
+)
+def test_a_book_of_credits_only_charges_and_holds_like_the_complete_book(
+    ops: list[tuple[bool, Decimal, int]],
+    charges: list[Decimal],
+    hold_days: int | None,
+    today_offset: int,
+) -> None:
+    """What the worker loads for a run of charges: the credits, and the oldest debit's due."""
+    complete = Book(an_account(balance="0.00"))
+    complete.account.overdue_hold_days = hold_days
+    _history(complete, ops)
+    debits = [i.due_date for i in complete.items if i.open_amount > 0]
+    partial = Book(
+        replace(complete.account),
+        [replace(i) for i in complete.items if i.open_amount < 0],
+        complete=False,
+        oldest_debit_due=min(debits, default=None),
+    )
+    today = START.date() + timedelta(days=today_offset)
+    assert partial.overdue_beyond(today) == complete.overdue_beyond(today)
+    for n, amount in enumerate(charges):
+        at = START + timedelta(days=len(ops) + n)
+        due = at.date() + timedelta(days=30)
+        done = [
+            post_debit(
+                book,
+                entry_id=f"C{n}",
+                kind="charge",
+                amount=amount,
+                reference=f"C{n}",
+                posted_at=at,
+                due_date=due,
+            )
+            for book in (complete, partial)
+        ]
+        assert done[0] == done[1]
+        assert partial.overdue_beyond(today) == complete.overdue_beyond(today)
+    assert partial.account.balance == complete.account.balance
+    # The credits and the new charges are the same items, and what is left open is the same.
+    in_complete = {i.item_id: i.open_amount for i in complete.items}
+    assert {i.item_id: i.open_amount for i in partial.items} == {
+        i.item_id: in_complete[i.item_id] for i in partial.items
+    }
+    assert {f"C{n}" for n in range(len(charges))} <= {i.item_id for i in partial.items}
+
+
+
+def test_a_book_of_credits_only_cannot_settle_debits() -> None:
+    book = Book(an_account(balance="10.00"), complete=False)
+    with pytest.raises(AssertionError):
+        post_credit(
+            book, entry_id="P", kind="payment", amount=Decimal(5), reference=None, posted_at=START
+        )
