@@ -28,6 +28,14 @@ class BenchConfig:
     batch_size_max: int = 500
     loyalty: bool = False
     loyalty_sales: int = 20_000
+    # Mailchimp: ROUNDS (4) changes per customer through the CRM worker and the stand-in.
+    mailchimp: bool = False
+    mailchimp_customers: int = 250
+    mailchimp_round_gap_s: float = 0.0  # between rounds of changes; 0: one burst
+    # Statements: one on-demand statement per account, rendered and emailed over SMTP.
+    statements: bool = False
+    statements_accounts: int = 500
+    statements_delivery_interval_s: float = 5.0  # the service's STATEMENT_DELIVERY_INTERVAL_S
     profile_path: Path | None = None
     json_path: Path | None = None
     work_dir: Path | None = None  # kept after the run (logs, databases); else a temporary one
@@ -45,5 +53,10 @@ class BenchConfig:
             backlog=3_000,
             naive_records=1_000,
             loyalty_sales=2_000,
+            mailchimp=True,
+            mailchimp_customers=50,
+            statements=True,
+            statements_accounts=30,
+            statements_delivery_interval_s=min(self.statements_delivery_interval_s, 1.0),
             drain_timeout_s=60.0,
         )

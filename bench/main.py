@@ -13,7 +13,8 @@ from bench.run import run_bench
 
 
 def run_and_report(config: BenchConfig, console: Console, command: str) -> bool:
-    """Runs, prints, writes the JSON; True when the ledger check passed."""
+    """Runs, prints, writes the JSON; True when every check passed (ledger, and the audience
+    and the emails when measured)."""
     figures: dict[str, Any] = describe(config, command)
     figures |= run_bench(config, console)
     if config.profile_path is not None and config.profile_path.exists():

@@ -20,12 +20,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bench.audience import mailchimp_run
 from bench.compare import References
 from bench.config import BenchConfig
 from bench.credit_run import CreditRun
 from bench.loyalty import loyalty_run
+from bench.phase import PhaseOutcome, add_checks
 from bench.resources import ResourceMonitor
 from bench.stack import LocalStack, Stack, create_databases, drop_databases
+from bench.statements import statements_run
 from bench.targets import targets
 from bench.verify import verify
 from shared.topics import POS_SALES
@@ -101,7 +104,19 @@ async def _phases(
             if config.loyalty
             else None
         )
+        mailchimp: PhaseOutcome | None = None
+        if config.mailchimp:
+            mailchimp = await mailchimp_run(
+                config, stack, urls["audience"], monitor, progress, run_id
+            )
+        statements: PhaseOutcome | None = None
+        if config.statements:
+            statements = await statements_run(
+                config, stack, urls["statements"], monitor, progress, run_id
+            )
         verification = await verify(credit.engine, credit.requested, credit.received())
+        add_checks(verification, mailchimp)
+        add_checks(verification, statements)
     finally:
         await credit.close()
         if config.database_url is not None:
@@ -116,6 +131,8 @@ async def _phases(
             "over_naive": round(throughput["decisions_per_s"] / naive["decisions_per_s"], 2),
         },
         "loyalty": loyalty,
+        "mailchimp": None if mailchimp is None else mailchimp.figures,
+        "statements": None if statements is None else statements.figures,
         "verification": {
             "passed": verification.passed,
             "checks": verification.checks,

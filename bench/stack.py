@@ -14,7 +14,7 @@ from services.local.broker import EmbeddedBroker
 from services.local.postgres import EmbeddedPostgres
 from services.local.redis import EmbeddedRedis
 
-DATABASES = ("credit", "naive", "crm")
+DATABASES = ("credit", "naive", "crm", "audience", "statements")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def local_server_pid(server_url: str) -> int | None:
 
 
 async def create_databases(stack: Stack, run_id: str) -> dict[str, str]:
-    """A new database per part of the run (credit worker, naive handler, CRM worker)."""
+    """A new database per part of the run (credit worker, naive handler, CRM worker for loyalty
+    and for Mailchimp, statements worker)."""
     if stack.server_url is None:
         return {name: f"sqlite:///{stack.work_dir / name}.db" for name in DATABASES}
     plain = stack.server_url.replace("postgresql+asyncpg://", "postgresql://")

@@ -41,6 +41,27 @@ def bench(
         bool, typer.Option(help="Also measure completed sales/s through the CRM worker.")
     ] = False,
     loyalty_sales: Annotated[int, typer.Option(help="Completed sales for --loyalty.")] = 20_000,
+    mailchimp: Annotated[
+        bool,
+        typer.Option(help="Also count Mailchimp API calls per 1,000 customer changes (CRM)."),
+    ] = False,
+    mailchimp_customers: Annotated[
+        int, typer.Option(help="Customers for --mailchimp, 4 changes each" + DEFAULTS_NOTE, min=1)
+    ] = 250,
+    mailchimp_round_gap_s: Annotated[
+        float,
+        typer.Option(help="Seconds between rounds of --mailchimp changes (0: a burst).", min=0),
+    ] = 0.0,
+    statements: Annotated[
+        bool, typer.Option(help="Also measure statements rendered and emailed per minute.")
+    ] = False,
+    statements_accounts: Annotated[
+        int, typer.Option(help="Accounts, one statement each" + DEFAULTS_NOTE, min=1)
+    ] = 500,
+    statements_delivery_interval_s: Annotated[
+        float,
+        typer.Option(help="The statements worker's STATEMENT_DELIVERY_INTERVAL_S.", min=0.01),
+    ] = 5.0,
     quick: Annotated[bool, typer.Option(help="Small counts: done in under a minute.")] = False,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write every figure to this file.")
@@ -55,7 +76,8 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the workload.")] = 7,
 ) -> None:
     """Measure the credit path: throughput, latency, CPU and memory, against two references;
-    then check the ledger (FAIL and a non-zero exit when it does not hold)."""
+    optionally loyalty, Mailchimp calls and statements; then check the ledger, the audience and
+    the emails (FAIL and a non-zero exit when one does not hold)."""
     from rich.console import Console
 
     from bench.config import BenchConfig
@@ -79,6 +101,12 @@ def bench(
         batch_size_max=batch_size_max,
         loyalty=loyalty,
         loyalty_sales=loyalty_sales,
+        mailchimp=mailchimp,
+        mailchimp_customers=mailchimp_customers,
+        mailchimp_round_gap_s=mailchimp_round_gap_s,
+        statements=statements,
+        statements_accounts=statements_accounts,
+        statements_delivery_interval_s=statements_delivery_interval_s,
         profile_path=profile,
         json_path=json_path,
         work_dir=work_dir,

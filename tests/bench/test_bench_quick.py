@@ -55,4 +55,18 @@ def test_quick_bench_passes_and_reports_every_figure(tmp_path: Path) -> None:
     assert {"broker (tansu)", "postgresql", "credit worker 1 (run 1)"} <= peaks.keys()
     _positive(peaks, *peaks)
     assert len(figures["targets"]) == 5
+
+    checks = verification["checks"]
+    assert checks["mailchimp: the audience equals every customer's final state"]
+    assert checks["statements: every account got exactly one email, to its address"]
+    mailchimp = figures["mailchimp"]
+    _positive(mailchimp, "changes", "api_calls", "calls_per_1000_changes", "converged_s")
+    _positive(mailchimp, "member_operations", "naive_calls", "calls_share_of_naive")
+    assert mailchimp["naive_calls"] == mailchimp["changes"]
+    assert sum(mailchimp["calls_by_route"].values()) == mailchimp["api_calls"]
+    statements = figures["statements"]
+    _positive(statements, "accounts", "rendered_s", "sent_s", "rendered_per_min", "sent_per_min")
+    assert statements["emails"] == statements["accounts"]
+    _positive(statements["cpu_s_per_1000"], "statements worker")
+    assert {"crm worker (mailchimp) 1", "statements worker 1"} <= peaks.keys()
     assert figures["command"].startswith("tabs bench")
