@@ -17,6 +17,8 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from pydantic import SkipValidation
 
 from services.common.messages import Outgoing, Record
+from services.common.metrics import Metrics
+from services.common.record_gaps import Gap, RecordGapGuard
 from services.common.settings import RuntimeSettings
 from shared.dead_letter import DeadLetter
 from shared.topics import dead_letter_topic
@@ -109,6 +111,7 @@ def subscribe(
     consumes: Sequence[TopicDoc],
     title: str,
     on_batch: BatchHandler,
+    metrics: Metrics | None = None,
 ) -> None:
     """One consumer for all the worker's input topics: one group join, and with the range
     assignor partition N of every input topic lands on the same worker (they share keys)."""
@@ -117,14 +120,30 @@ def subscribe(
     for doc in consumes[1:]:
         payload = payload | doc.model
 
+    def count_gap(gap: Gap) -> None:
+        if metrics is not None:
+            outcome = "accepted" if gap.accepted else "refetched"
+            metrics.record_gaps.labels(names[gap.partition.topic], outcome).inc()
+
+    # Records a broker left out of a fetch (Tansu does, see record_gaps.py) are fetched again.
+    guard = RecordGapGuard(on_gap=count_gap)
+
     async def consume(body: Annotated[Any, SkipValidation], message: KafkaMessage) -> None:
-        records = [Record(names[r.topic], r.partition, r.offset, r.key, r.value) for r in body]
+        admitted = guard.admit(body)
+        records = [
+            Record(names[r.topic], r.partition, r.offset, r.key, r.value)
+            for r in admitted.records
+        ]
         try:
-            await on_batch(records)
+            if records:
+                await on_batch(records)
         except BaseException:
             # Positions already moved past this batch: rewind so it is consumed again.
             await message.nack()
+            guard.failed(message.consumer, admitted)
             raise
+        # Before the commit, which takes the positions: a gap's partition goes back to it.
+        guard.done(message.consumer, admitted)
         try:
             await message.ack()
         except (CommitFailedError, IllegalStateError):
@@ -133,7 +152,7 @@ def subscribe(
             log.info("offset commit lost to a rebalance; the new owner repeats the batch")
 
     consume.__annotations__["body"] = Annotated[payload, SkipValidation]
-    broker.subscriber(
+    subscriber = broker.subscriber(
         *names,
         batch=True,
         max_records=settings.batch_size_max,
@@ -151,7 +170,9 @@ def subscribe(
         decoder=_raw_records,
         title=title,
         description="; ".join(f"{doc.topic}: {doc.description}" for doc in consumes),
-    )(consume)
+        listener=guard.listener(lambda: subscriber.consumer),
+    )
+    subscriber(consume)
 
 
 class Publishers:

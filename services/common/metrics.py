@@ -32,6 +32,14 @@ class Metrics:
             ["topic"],
             registry=self.registry,
         )
+        self.record_gaps = Counter(
+            "tabs_record_gaps",
+            "Offset gaps in a consumed partition, by topic and outcome: refetched (the partition "
+            "was rewound to the first missing offset) or accepted (still missing after the "
+            "bounded refetches).",
+            ["topic", "outcome"],
+            registry=self.registry,
+        )
         self.ready = Gauge("tabs_ready", "1 when the worker consumes.", registry=self.registry)
         self.info = Gauge(
             "tabs_service_info",

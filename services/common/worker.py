@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 
 
 def build_app(
-    spec: ServiceSpec, settings: RuntimeSettings, on_batch: BatchHandler
+    spec: ServiceSpec,
+    settings: RuntimeSettings,
+    on_batch: BatchHandler,
+    metrics: Metrics | None = None,
 ) -> tuple[FastStream, Publishers]:
     """The FastStream app of a service, as it runs and as its AsyncAPI document shows it."""
     broker = build_broker(settings, client_id=f"tabs-{spec.name}")
@@ -52,6 +55,7 @@ def build_app(
         consumes=spec.consumes,
         title=f"{spec.name}:consume",
         on_batch=on_batch,
+        metrics=metrics,
     )
     app = FastStream(broker, specification=AsyncAPI(title=spec.title, version=spec.version))
     return app, publishers
@@ -72,7 +76,7 @@ class Worker:
         self.metrics = Metrics(spec.name)
         self.engine = create_engine(database_url)
         self._database_url = database_url
-        self.app, self.publishers = build_app(spec, settings, self._on_batch)
+        self.app, self.publishers = build_app(spec, settings, self._on_batch, self.metrics)
         self._pipeline: Pipeline | None = None
         self.read_model = (
             ReadModel(

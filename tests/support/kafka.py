@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.common.record_gaps import Gap, RecordGapGuard
+
 
 class Producer:
     def __init__(self, bootstrap: str) -> None:
@@ -27,13 +29,19 @@ class Producer:
 
 
 class Collector:
-    """Reads topics from the beginning, outside any group, and keeps every record."""
+    """Reads topics from the beginning, outside any group, and keeps every record.
+
+    Guarded as the workers are: records the broker leaves out of a fetch are fetched again
+    (services/common/record_gaps.py); `gaps` lists each gap met.
+    """
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         self._bootstrap = bootstrap
         self._topics = topics
         self._consumer: AIOKafkaConsumer | None = None
         self.records: list[tuple[str, bytes | None, bytes]] = []
+        self.gaps: list[Gap] = []
+        self._guard = RecordGapGuard(on_gap=self.gaps.append)
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -51,6 +59,8 @@ class Collector:
                 partitions.append(TopicPartition(topic, partition))
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        for tp in partitions:
+            self._guard.expect(tp, await consumer.position(tp))
         self._consumer = consumer
 
     async def stop(self) -> None:
@@ -60,9 +70,9 @@ class Collector:
     async def _poll(self) -> None:
         assert self._consumer is not None
         batches = await self._consumer.getmany(timeout_ms=50)
-        for records in batches.values():
-            for r in records:
-                self.records.append((r.topic, r.key, r.value))
+        admitted = self._guard.admit([r for records in batches.values() for r in records])
+        self.records.extend((r.topic, r.key, r.value) for r in admitted.records)
+        self._guard.done(self._consumer, admitted)
 
     def messages(self, topic: str) -> list[dict[str, Any]]:
         return [orjson.loads(v) for t, _, v in self.records if t == topic]
