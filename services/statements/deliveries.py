@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -78,28 +78,39 @@ class Deliveries:
         self._outbox = Outbox(runtime)
 
     async def run_deliveries(self) -> None:
-        """Runs until cancelled; a failed pass is logged and tried again at the next."""
+        """Runs until cancelled. A full pass (it took as many statements as a pass may, so more
+        may be waiting) is followed by the next at once; a pass that found fewer, failed, or
+        had a delivery break (all logged) waits the interval. A statement refused for now is
+        not due again before its backoff, so going straight on never tries one sooner."""
         while True:
+            full = False
             try:
-                await self.deliver_due(self._clock.now())
+                done = await self._pass(self._clock.now())
+                full = done.broken == 0 and max(done.released, done.claimed) >= self._per_pass_max
             except Exception:
                 log.warning("delivering statements failed; trying again shortly", exc_info=True)
-            await asyncio.sleep(self._interval_s)
+            # Straight on or not, the worker's other tasks get their turn between passes.
+            await asyncio.sleep(0 if full else self._interval_s)
 
     async def deliver_due(self, now: datetime) -> int:
         """Settles stalled sends, then emails what is due by `now`; returns how many it tried."""
-        await self.release_stalled(now)
+        return (await self._pass(now)).claimed
+
+    async def _pass(self, now: datetime) -> _Pass:
+        released = await self.release_stalled(now)
         claimed = await self._claim(now)
         results = await asyncio.gather(
             *(self._deliver(record) for record in claimed), return_exceptions=True
         )
+        broken = 0
         for record, result in zip(claimed, results, strict=True):
             if isinstance(result, Exception):
                 # Left "sending": when its lease runs out it is reported unconfirmed.
                 log.error("statement %s: delivery broke", record.statement_id, exc_info=result)
+                broken += 1
             elif isinstance(result, BaseException):
                 raise result
-        return len(claimed)
+        return _Pass(released, len(claimed), broken)
 
     async def release_stalled(self, now: datetime) -> int:
         """Statements whose sender stopped mid-send become "unconfirmed", reported as failed."""
@@ -201,6 +212,13 @@ class Deliveries:
     async def _publish(self, rows: Sequence[OutboxRow]) -> None:
         if self._relay is not None:
             await self._relay.publish(rows)
+
+
+@dataclass(frozen=True)
+class _Pass:
+    released: int  # stalled sends recorded unconfirmed
+    claimed: int  # statements it tried to email
+    broken: int  # of those, how many broke before their outcome was recorded: an error
 
 
 def _after(sending: StatementRecord, outcome: Outcome, now: datetime) -> StatementRecord:

@@ -59,7 +59,8 @@ class StatementsSettings(RuntimeSettings):
     # Accounts read per batch; each is then stated in a transaction of its own.
     accounts_per_pass_max: int = Field(100, alias="STATEMENT_ACCOUNTS_PER_PASS_MAX", ge=1)
 
-    # Delivery: how often to look for statements to email, how many at once, and retries.
+    # Delivery: passes of at most SENDS_PER_PASS_MAX statements, SENDS_CONCURRENT_MAX at once;
+    # a full pass is followed by the next at once, any other waits DELIVERY_INTERVAL_S. Retries.
     delivery_interval_s: float = Field(5.0, alias="STATEMENT_DELIVERY_INTERVAL_S", gt=0)
     sends_per_pass_max: int = Field(50, alias="STATEMENT_SENDS_PER_PASS_MAX", ge=1)
     sends_concurrent_max: int = Field(4, alias="STATEMENT_SENDS_CONCURRENT_MAX", ge=1, le=64)
