@@ -25,6 +25,9 @@ def _scrape(worker: WorkerProcess) -> dict[str, float]:
             elif sample.name == "tabs_messages_total":
                 key = f"messages {sample.labels['outcome']}"
                 found[key] = found.get(key, 0.0) + sample.value
+            elif sample.name == "tabs_batch_stage_seconds_sum":
+                key = f"stage {sample.labels['stage']}"
+                found[key] = found.get(key, 0.0) + sample.value
             elif sample.name == "tabs_batch_retries_total":
                 key = f"retries {sample.labels['cause']}"
                 found[key] = found.get(key, 0.0) + sample.value
@@ -40,9 +43,15 @@ def batch_figures(workers: Sequence[WorkerProcess]) -> dict[str, Any]:
     batches = total.pop("tabs_batch_seconds_count", 0.0)
     seconds = total.pop("tabs_batch_seconds_sum", 0.0)
     records = sum(v for k, v in total.items() if k.startswith("messages "))
+    stages = {k.removeprefix("stage "): total.pop(k) for k in list(total) if k.startswith("stage ")}
     return {
         "batches": int(batches),
         "mean_records_per_batch": round(records / batches, 1) if batches else 0.0,
         "mean_batch_ms": round(seconds * 1000 / batches, 2) if batches else 0.0,
+        # Where a batch's time goes: validate, apply (the transaction), publish.
+        "mean_stage_ms": {
+            stage: round(value * 1000 / batches, 2) if batches else 0.0
+            for stage, value in sorted(stages.items())
+        },
         **{key: int(value) for key, value in sorted(total.items())},
     }

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # Kafka answers a duplicate create with this code in the response, not an exception.
 _TOPIC_ALREADY_EXISTS = 36
+_JSON_HEADERS = [("content-type", b"application/json")]
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,13 @@ def subscribe(
     # Records a broker left out of a fetch (Tansu does, see record_gaps.py) are fetched again.
     guard = RecordGapGuard(on_gap=count_gap)
 
+    # When the previous batch ended: the time until the next one starts is the fetch.
+    finished: list[float] = []
+
     async def consume(body: Annotated[Any, SkipValidation], message: KafkaMessage) -> None:
+        started = time.perf_counter()
+        if metrics is not None and finished:
+            metrics.stage_seconds.labels("idle").observe(started - finished[0])
         admitted = guard.admit(body)
         records = [
             Record(names[r.topic], r.partition, r.offset, r.key, r.value)
@@ -144,12 +153,16 @@ def subscribe(
             raise
         # Before the commit, which takes the positions: a gap's partition goes back to it.
         guard.done(message.consumer, admitted)
+        committing = time.perf_counter()
         try:
             await message.ack()
         except (CommitFailedError, IllegalStateError):
             # A rebalance took the partitions away; their new owner applies the batch again
             # and the inbox makes that harmless.
             log.info("offset commit lost to a rebalance; the new owner repeats the batch")
+        finished[:] = [time.perf_counter()]
+        if metrics is not None:
+            metrics.stage_seconds.labels("commit_offsets").observe(finished[0] - committing)
 
     consume.__annotations__["body"] = Annotated[payload, SkipValidation]
     subscriber = broker.subscriber(
@@ -185,7 +198,12 @@ class Publishers:
         produces: Sequence[TopicDoc],
         dead_letters_of: Sequence[str],
     ) -> None:
+        self._broker = broker
         self._by_topic: dict[str, DefaultPublisher] = {}
+        self._names = {doc.topic: settings.topic(doc.topic) for doc in produces}
+        self._names |= {
+            dead_letter_topic(t): settings.topic(dead_letter_topic(t)) for t in dead_letters_of
+        }
         for doc in produces:
             self._by_topic[doc.topic] = broker.publisher(
                 settings.topic(doc.topic),
@@ -206,8 +224,34 @@ class Publishers:
     def topics(self) -> list[str]:
         return list(self._by_topic)
 
+    def aiokafka_producer(self) -> AIOKafkaProducer | None:
+        """The broker's aiokafka producer, once connected (None before, or if FastStream's
+        internals move: then publishing goes through the FastStream publishers)."""
+        try:
+            producer = self._broker.config.producer._producer.producer  # type: ignore[attr-defined]
+        except Exception:  # not connected (FastStream raises), or moved
+            return None
+        return producer if isinstance(producer, AIOKafkaProducer) else None
+
     async def publish(self, messages: Sequence[Outgoing]) -> None:
-        """Sends all, then waits for every acknowledgement (one round trip, not one each)."""
+        """Sends all, then waits for every acknowledgement (one round trip, not one each).
+
+        Straight to aiokafka: the FastStream publishers (kept for the AsyncAPI document)
+        build a command and a correlation id per message, which the hot path cannot afford.
+        """
+        producer = self.aiokafka_producer()
+        if producer is not None:
+            sent = [
+                await producer.send(
+                    self._names[m.topic],
+                    m.value,
+                    key=m.key.encode() if m.key is not None else None,
+                    headers=_JSON_HEADERS,
+                )
+                for m in messages
+            ]
+            await asyncio.gather(*sent)
+            return
         pending = []
         for message in messages:
             publisher = self._by_topic[message.topic]

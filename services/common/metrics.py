@@ -26,6 +26,15 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.stage_seconds = Histogram(
+            "tabs_batch_stage_seconds",
+            "Time one polled batch spends in each stage: validate, apply (the transaction), "
+            "publish (until every acknowledgement), commit_offsets; and idle, from the end of "
+            "one batch to the start of the next (the fetch).",
+            ["stage"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
         self.published = Counter(
             "tabs_published_messages",
             "Messages published, by topic.",

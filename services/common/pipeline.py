@@ -1,10 +1,12 @@
 """The consume-validate-apply-publish pipeline that every consumer runs.
 
 For each polled batch: validate every record (a failure becomes a dead letter and the batch goes
-on), then in ONE database transaction claim the message ids, apply the new messages and write
-every outgoing message to the outbox; publish after the commit; the caller commits offsets last.
-A crash between any two steps repeats work but never doubles an effect: the ids are claimed in
-the transaction of their effect, and a repeated id republishes its stored replies.
+on), then in ONE database transaction claim the message ids, apply the new messages and store
+each one's replies with its claim (the inbox); publish after the commit; the caller commits
+offsets last. A crash between any two steps repeats work but never doubles an effect: the ids
+are claimed in the transaction of their effect, and a repeated id republishes its stored
+replies. So the inbox is this path's outbox: a batch committed but not published is consumed
+again, because its offsets were not committed, and its replies go out then.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.bulk import Writes
 from services.common.clock import Clock
 from services.common.dead_letters import dead_letter
 from services.common.errors import Unprocessable
@@ -27,12 +30,12 @@ from services.common.handler import TopicHandler
 from services.common.inbox import Inbox, MessageKey
 from services.common.messages import Inbound, Outgoing, Record
 from services.common.metrics import Metrics
-from services.common.outbox import Outbox, OutboxRelay, OutboxRow
 
 log = logging.getLogger(__name__)
 
 
 AfterCommit = Callable[[Sequence[Outgoing]], Awaitable[None]]
+Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 
 class PoisonBatch(Exception):
@@ -55,39 +58,71 @@ class Pipeline:
         engine: AsyncEngine,
         handlers: Mapping[str, TopicHandler[Any]],
         inbox: Inbox,
-        outbox: Outbox,
-        relay: OutboxRelay,
+        publish: Publish,
         clock: Clock,
         metrics: Metrics,
         retry_backoff_max_s: float = 5.0,
         conflict_retries_max: int = 5,
+        publish_attempts_max: int = 5,
         after_commit: AfterCommit | None = None,
     ) -> None:
         self._group = consumer_group
         self._engine = engine
         self._handlers = handlers
         self._inbox = inbox
-        self._outbox = outbox
-        self._relay = relay
+        self._publish = publish
         self._clock = clock
         self._metrics = metrics
         self._backoff_max_s = retry_backoff_max_s
         self._conflict_retries_max = conflict_retries_max
+        self._publish_attempts_max = publish_attempts_max
         self._after_commit = after_commit
 
     async def handle(self, records: Sequence[Record]) -> None:
-        """Applies a batch and publishes its messages; returns when offsets may be committed."""
+        """Applies a batch and publishes its messages; returns when offsets may be committed.
+
+        Raises when the messages could not be published: the caller must then not commit the
+        offsets, and the batch, consumed again, republishes the replies stored with its claims.
+        """
+        stage = self._metrics.stage_seconds
         with self._metrics.batch_seconds.time():
             now = self._clock.now()
-            batch = self._validate(records, now)
-            try:
-                rows = await self._commit_with_retries(batch.valid, batch.rejected, now)
-            except PoisonBatch:
-                rows = await self._isolate(batch, now)
-            await self._relay.publish(rows)
+            with stage.labels("validate").time():
+                batch = self._validate(records, now)
+            with stage.labels("apply").time():
+                try:
+                    replies = await self._commit_with_retries(batch.valid, now)
+                except PoisonBatch:
+                    replies = await self._isolate(batch.valid, now)
+            # Dead letters are made from the record alone: made again, they are the same.
+            messages = [*batch.rejected, *replies]
+            with stage.labels("publish").time():
+                await self._publish_with_retries(messages)
             # After the replies: a till waits for its decision, not for the read model.
             if self._after_commit is not None:
-                await self._after_commit([message for _, message in rows])
+                await self._after_commit(messages)
+
+    async def _publish_with_retries(self, messages: Sequence[Outgoing]) -> None:
+        if not messages:
+            return
+        attempt = 0
+        while True:
+            try:
+                await self._publish(messages)
+                return
+            except Exception as error:
+                attempt += 1
+                self._metrics.retries.labels("publish").inc()
+                if attempt >= self._publish_attempts_max:
+                    log.warning(
+                        "publishing %d messages failed %d times (%s); the batch will be "
+                        "consumed again and its stored replies published then",
+                        len(messages),
+                        attempt,
+                        type(error).__name__,
+                    )
+                    raise
+                await asyncio.sleep(_backoff(attempt, self._backoff_max_s))
 
     def _validate(self, records: Sequence[Record], now: datetime) -> Batch:
         batch = Batch()
@@ -112,18 +147,17 @@ class Pipeline:
         return batch
 
     async def _commit_with_retries(
-        self, valid: list[Inbound[Any]], extra: list[Outgoing], now: datetime
-    ) -> list[OutboxRow]:
+        self, valid: list[Inbound[Any]], now: datetime
+    ) -> list[Outgoing]:
         """Retries outages without bound (a good message is never dead-lettered for them)."""
+        if not valid:
+            return []
         attempt = 0
         conflicts = 0
         while True:
             try:
                 async with self._engine.begin() as conn:
-                    outgoing = await self._apply(conn, valid, now)
-                    # Stamped at commit, not at the batch's start: after a long outage the
-                    # rows must not look old enough for the sweep to publish them as well.
-                    return await self._outbox.add(conn, [*extra, *outgoing], self._clock.now())
+                    return await self._apply(conn, valid, now)
 
             except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
                 attempt += 1
@@ -167,19 +201,29 @@ class Pipeline:
             if key not in claimed:
                 claimed.add(key)
                 fresh.append(message)
-        for run in _runs_by_topic(fresh):
-            handler = self._handlers[run[0].record.topic]
-            results = await handler.apply(conn, [m.message for m in run], now)
-            for message, result in zip(run, results, strict=True):
-                replies[(message.record.topic, message.message_id)] = result
-        await self._inbox.record(
-            conn,
-            [
-                ((m.record.topic, m.message_id), replies[(m.record.topic, m.message_id)])
-                for m in fresh
-            ],
-            now,
-        )
+        # The handlers' writes and the claims go to the database together at the end (one
+        # round trip on PostgreSQL); a run only reads after the runs before it are written.
+        writes = Writes()
+        writes.attach(conn)
+        try:
+            for run in _runs_by_topic(fresh):
+                await writes.flush(conn)
+                handler = self._handlers[run[0].record.topic]
+                results = await handler.apply(conn, [m.message for m in run], now)
+                for message, result in zip(run, results, strict=True):
+                    replies[(message.record.topic, message.message_id)] = result
+            await self._inbox.record(
+                conn,
+                [
+                    ((m.record.topic, m.message_id), replies[(m.record.topic, m.message_id)])
+                    for m in fresh
+                ],
+                now,
+                writes=writes,
+            )
+            await writes.flush(conn)
+        finally:
+            writes.detach(conn)
         applied = {id(message) for message in fresh}
         for message in valid:
             outcome = "applied" if id(message) in applied else "duplicate"
@@ -187,20 +231,23 @@ class Pipeline:
         # Every delivery gets its replies, the second one too (the contract: republished).
         return [reply for key in keys for reply in replies[key]]
 
-    async def _isolate(self, batch: Batch, now: datetime) -> list[OutboxRow]:
-        """Applies the batch one message at a time so that one bad message cannot stall it."""
-        rows = await self._commit_with_retries([], batch.rejected, now)
-        for message in batch.valid:
+    async def _isolate(self, valid: list[Inbound[Any]], now: datetime) -> list[Outgoing]:
+        """Applies the batch one message at a time so that one bad message cannot stall it.
+
+        A failed message is not claimed: once the bug is fixed, its dead letter can be
+        replayed and applied.
+        """
+        replies: list[Outgoing] = []
+        for message in valid:
             try:
-                rows += await self._commit_with_retries([message], [], now)
+                replies += await self._commit_with_retries([message], now)
             except PoisonBatch as error:
                 log.error(
                     "message %s failed and goes to the dead letters: %s", message.message_id, error
                 )
                 self._metrics.messages.labels(message.record.topic, "failed").inc()
-                letter = dead_letter(message.record, str(error), self._group, now)
-                rows += await self._commit_with_retries([], [letter], now)
-        return rows
+                replies.append(dead_letter(message.record, str(error), self._group, now))
+        return replies
 
 
 def _runs_by_topic(messages: list[Inbound[Any]]) -> list[list[Inbound[Any]]]:

@@ -29,7 +29,6 @@ from services.common.inbox import Inbox
 from services.common.messages import Outgoing, Record
 from services.common.metrics import Metrics
 from services.common.migrations import upgrade_to_head
-from services.common.outbox import Outbox, OutboxRelay
 from services.common.pipeline import Pipeline
 from services.credit.app import SPEC
 from services.credit.consumers import AccountCommands, SaleEvents
@@ -57,7 +56,7 @@ batch_sizes = st.lists(st.integers(1, 7), min_size=1, max_size=10)
 
 
 class Published:
-    """Stands in for Kafka: keeps what the relay publishes."""
+    """Stands in for Kafka: keeps what the pipeline publishes."""
 
     def __init__(self) -> None:
         self.messages: list[Outgoing] = []
@@ -68,14 +67,12 @@ class Published:
 
 def _pipeline(engine: AsyncEngine, published: Published, clock: SetClock) -> Pipeline:
     handlers = CreditHandlers(ZoneInfo("Pacific/Auckland"), default_rating_limits())
-    outbox = Outbox(SPEC.tables)
     return Pipeline(
         consumer_group="tabs-credit",
         engine=engine,
         handlers={POS_SALES: SaleEvents(handlers), ACCOUNT_COMMANDS: AccountCommands(handlers)},
         inbox=Inbox(SPEC.tables),
-        outbox=outbox,
-        relay=OutboxRelay(engine, outbox, published, clock),
+        publish=published,
         clock=clock,
         metrics=Metrics("credit"),
     )

@@ -1,0 +1,173 @@
+"""Bulk statements store and find exactly what row-at-a-time statements would (PostgreSQL, where
+they are single statements over arrays, and SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.bulk import Writes, insert_many, one_of, update_many
+from services.common.database import create_engine
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("shelf", String(20), primary_key=True),
+    Column("slot", BigInteger, primary_key=True),
+    Column("label", String(200), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("fragile", Boolean, nullable=False),
+    Column("due", Date, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("blob", LargeBinary, nullable=True),
+)
+
+AT = datetime(2026, 11, 24, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def a_thing(n: int) -> dict[str, object]:
+    return {
+        "shelf": f"S{n % 3}",
+        "slot": n,
+        "label": None if n % 4 == 0 else f"thing {n} 'quoted' \\ ünïcode",
+        "amount": -(10**17) + n if n % 2 else 10**17 + n,
+        "fragile": n % 2 == 0,
+        "due": None if n % 5 == 0 else date(2026, 12, 1) + timedelta(days=n),
+        "at": AT + timedelta(seconds=n),
+        "blob": None if n % 6 == 0 else bytes([n % 256, 0, 255]),
+    }
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def stored(engine: AsyncEngine) -> list[dict[str, object]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(things).order_by(things.c.slot))
+        found = [dict(row._mapping) for row in rows]
+    for row in found:
+        # SQLite keeps no offset: everything stored is UTC.
+        moment = row["at"]
+        assert isinstance(moment, datetime)
+        row["at"] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return found
+
+
+async def test_insert_many_stores_every_row_exactly(engine: AsyncEngine) -> None:
+    rows = [a_thing(n) for n in range(1, 301)]
+    async with engine.begin() as conn:
+        await insert_many(conn, things, rows)
+        await insert_many(conn, things, [])
+    assert await stored(engine) == rows
+
+
+async def test_update_many_sets_the_other_columns_of_the_rows_its_keys_name(
+    engine: AsyncEngine,
+) -> None:
+    rows = [a_thing(n) for n in range(1, 41)]
+    async with engine.begin() as conn:
+        await insert_many(conn, things, rows)
+        changes = [
+            {"shelf": r["shelf"], "slot": r["slot"], "amount": n, "label": None}
+            for n, r in enumerate(rows)
+            if n % 2
+        ]
+        await update_many(conn, things, ["shelf", "slot"], changes)
+        # A key that names no row changes nothing.
+        await update_many(
+            conn, things, ["shelf", "slot"], [{"shelf": "S9", "slot": 1, "amount": 0, "label": "x"}]
+        )
+    expected = [{**r, "amount": n, "label": None} if n % 2 else r for n, r in enumerate(rows)]
+    assert await stored(engine) == expected
+
+
+async def test_one_of_finds_the_rows_of_the_values_given(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await insert_many(conn, things, [a_thing(n) for n in range(1, 51)])
+    async with engine.connect() as conn:
+        for wanted in ([7], [3, 9, 27, 1000], list(range(0, 60, 2))):
+            rows = await conn.execute(
+                select(things.c.slot).where(one_of(conn, things.c.slot, wanted))
+            )
+            assert sorted(r.slot for r in rows) == [w for w in sorted(wanted) if 1 <= w <= 50]
+        labels = await conn.execute(
+            select(things.c.slot).where(one_of(conn, things.c.shelf, {"S1"}))
+        )
+        assert sorted(r.slot for r in labels) == [n for n in range(1, 51) if n % 3 == 1]
+
+
+async def test_rows_naming_different_columns_are_refused(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        with pytest.raises(ValueError, match="same columns"):
+            await insert_many(conn, things, [a_thing(1), {"shelf": "S1", "slot": 2}])
+
+
+shelves = Table(
+    "shelves",
+    metadata,
+    Column("shelf", String(20), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+labels = Table(
+    "labels",
+    metadata,
+    Column("slot", BigInteger, primary_key=True),
+    Column("shelf", String(20), ForeignKey("shelves.shelf"), nullable=False),
+)
+
+
+async def test_writes_go_together_and_a_row_may_refer_to_one_written_with_it(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await insert_many(conn, shelves, [{"shelf": "S0", "count": 0}])
+        writes = Writes()
+        writes.insert(shelves, [{"shelf": f"S{n}", "count": n} for n in (1, 2)])
+        # Labels on shelves inserted by the same statement: checked at its end.
+        writes.insert(labels, [{"slot": n, "shelf": f"S{n % 3}"} for n in range(1, 7)])
+        writes.update(shelves, ["shelf"], [{"shelf": "S0", "count": 7}])
+        writes.insert(things, [])
+        await writes.flush(conn)
+        await writes.flush(conn)  # nothing left: a no-op
+    async with engine.connect() as conn:
+        counted = {r.shelf: r.count for r in await conn.execute(select(shelves))}
+        placed = {r.slot: r.shelf for r in await conn.execute(select(labels))}
+    assert counted == {"S0": 7, "S1": 1, "S2": 2}
+    assert placed == {n: f"S{n % 3}" for n in range(1, 7)}
+
+
+async def test_writes_break_no_foreign_key_silently(engine: AsyncEngine) -> None:
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            writes = Writes()
+            writes.insert(shelves, [{"shelf": "S1", "count": 1}])
+            writes.insert(labels, [{"slot": 1, "shelf": "nowhere"}])
+            await writes.flush(conn)
+    async with engine.connect() as conn:
+        assert list(await conn.execute(select(shelves))) == []
