@@ -6,7 +6,7 @@ on both databases.
 """
 
 import re
-from decimal import Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
@@ -32,7 +32,6 @@ AMOUNT_PLACES = 4
 # 14 whole digits plus 4 places is 10**18 ten-thousandths, inside a signed BIGINT (9.2 * 10**18),
 # so every amount that passes validation can be stored exactly.
 AMOUNT_WHOLE_DIGITS_MAX = 14
-_DIGITS_MAX = AMOUNT_WHOLE_DIGITS_MAX + AMOUNT_PLACES
 _BIGINT_DIGITS = 19
 _BIGINT_MAX = 2**63 - 1
 _PLACES_SPARE = AMOUNT_PLACES + 2
@@ -45,43 +44,64 @@ _SIGNED_PATTERN = r"^-?[0-9]+(\.[0-9]{1,4})?$"
 _UNSIGNED_PATTERN = r"^[0-9]+(\.[0-9]{1,4})?$"
 
 
-def _not_a_json_number(value: object) -> object:
-    if isinstance(value, float | int):  # a float has already lost cents
-        raise PydanticCustomError("money_type", 'money is a decimal string such as "125.50"')
-    return value
+# The checks of money and quantities run here, on the text, in one function per field: pydantic's
+# own decimal_places and max_digits constraints run as Python functions after parsing and were
+# half the cost of validating a sale.
 
 
-def _plain_decimal_string(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    if _PLAIN_DECIMAL.fullmatch(value) is None:
-        raise PydanticCustomError("money_type", 'money is a decimal string such as "125.50"')
-    _check_places(value, "money")
-    return value
+def _money_input(value: object) -> object:
+    return _decimal_input(
+        value, "money", "money_type", 'money is a decimal string such as "125.50"'
+    )
 
 
 def _quantity_text(value: object) -> object:
-    if isinstance(value, float | int):
-        raise PydanticCustomError("quantity_type", 'quantity is a decimal string such as "1"')
+    return _decimal_input(
+        value, "quantity", "quantity_type", 'quantity is a decimal string such as "1"'
+    )
+
+
+def _decimal_input(value: object, what: str, error: str, message: str) -> object:
+    if isinstance(value, float | int):  # a float has already lost cents
+        raise PydanticCustomError(error, message)
     if isinstance(value, str):
         if _PLAIN_DECIMAL.fullmatch(value) is None:
-            raise PydanticCustomError("quantity_type", 'quantity is a decimal string such as "1"')
-        _check_places(value, "quantity")
+            raise PydanticCustomError(error, message)
+        whole, _, fraction = value.lstrip("-").partition(".")
+        _check_size(len(whole.lstrip("0")), len(fraction), what)
+    elif isinstance(value, Decimal) and value.is_finite():
+        # A Decimal from our own code: its places are those of its value.
+        _, digits, exponent = value.normalize().as_tuple()
+        assert isinstance(exponent, int)
+        places = max(0, -exponent)
+        whole_digits = max(0, len(digits) + exponent) if any(digits) else 0
+        _check_size(whole_digits, places, what)
     return value
 
 
-def _check_places(text: str, what: str) -> None:
-    # Counted on the text, not the value: pydantic's decimal_places normalises "1.00000" to 1 and
-    # would let five written places through.
-    _, _, fraction = text.partition(".")
-    if len(fraction) > AMOUNT_PLACES:
+def _check_size(whole_digits: int, places: int, what: str) -> None:
+    # Places are counted on the text, not the value: "1.00000" has five written places.
+    if places > AMOUNT_PLACES:
         raise PydanticCustomError(
             "decimal_places", "{what} has at most 4 decimal places", {"what": what}
+        )
+    if whole_digits > AMOUNT_WHOLE_DIGITS_MAX:
+        raise PydanticCustomError(
+            "decimal_whole_digits", "{what} has at most 14 whole digits", {"what": what}
         )
 
 
 def format_amount(amount: Decimal) -> str:
     """Money as wire text: at least 2 places, at most 4, never an exponent ("1000.00")."""
+    # The usual case, 2 to 4 places already, needs no context: it is on every reply.
+    text = format(amount, "f")
+    places = len(text) - text.find(".") - 1 if "." in text else 0
+    if 2 <= places <= AMOUNT_PLACES and not (text[0] == "-" and amount.is_zero()):
+        return text
+    return _format_amount_exactly(amount)
+
+
+def _format_amount_exactly(amount: Decimal) -> str:
     if not amount.is_finite():
         raise ValueError(f"money must be finite, got {amount}")
     exponent = amount.as_tuple().exponent
@@ -110,6 +130,19 @@ def _exact_quantize(amount: Decimal, unit: Decimal) -> Decimal:
 
 def to_minor(amount: Decimal) -> int:
     """Integer ten-thousandths for storage; raises if `amount` is not a whole number of them."""
+    # The usual case: at most 4 places, and at most 18 digits once scaled, so scaling is exact
+    # in any context and the result fits a BIGINT.
+    _, digits, exponent = amount.as_tuple()
+    if (
+        isinstance(exponent, int)
+        and -AMOUNT_PLACES <= exponent <= 0
+        and len(digits) + exponent + AMOUNT_PLACES <= _BIGINT_DIGITS - 1
+    ):
+        return int(amount.scaleb(AMOUNT_PLACES))
+    return _to_minor_exactly(amount)
+
+
+def _to_minor_exactly(amount: Decimal) -> int:
     if not amount.is_finite():
         raise ValueError(f"money must be finite, got {amount}")
     if not amount.is_zero() and amount.adjusted() >= _BIGINT_DIGITS - AMOUNT_PLACES:
@@ -127,6 +160,16 @@ def to_minor(amount: Decimal) -> int:
 
 def from_minor(units: int) -> Decimal:
     """Money from stored ten-thousandths: 2 places, or more only when the value needs them."""
+    whole, fraction = divmod(abs(units), 10**AMOUNT_PLACES)
+    sign = "-" if units < 0 else ""
+    if fraction % 100 == 0:
+        return Decimal(f"{sign}{whole}.{fraction // 100:02d}")
+    if fraction % 10 == 0:
+        return Decimal(f"{sign}{whole}.{fraction // 10:03d}")
+    return Decimal(f"{sign}{whole}.{fraction:04d}")
+
+
+def _from_minor_by_context(units: int) -> Decimal:
     with localcontext() as context:
         context.prec = len(str(abs(units))) + _PLACES_SPARE
         amount = Decimal(units).scaleb(-AMOUNT_PLACES)
@@ -138,11 +181,14 @@ def from_minor(units: int) -> Decimal:
         return normalized
 
 
+# A product of finite decimals has at most the digits of both together; this context never
+# rounds one (the default context would at 28 digits), and needs no localcontext() per call.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def exact_product(left: Decimal, right: Decimal) -> Decimal:
     """`left * right` without the default 28-digit context rounding the product."""
-    with localcontext() as context:
-        context.prec = _digits_needed(left) + _digits_needed(right)
-        return left * right
+    return _EXACT.multiply(left, right)
 
 
 def _digits_needed(amount: Decimal) -> int:
@@ -162,9 +208,7 @@ _MONEY_TEXT = PlainSerializer(format_amount, return_type=str, when_used="json")
 
 Amount = Annotated[
     Decimal,
-    BeforeValidator(_not_a_json_number),
-    BeforeValidator(_plain_decimal_string),
-    Field(decimal_places=AMOUNT_PLACES, max_digits=_DIGITS_MAX),
+    BeforeValidator(_money_input),
     _MONEY_TEXT,
     _money_schema(_SIGNED_PATTERN),
 ]
@@ -176,7 +220,7 @@ PositiveAmount = Annotated[Amount, Field(gt=0), _money_schema(_UNSIGNED_PATTERN)
 Quantity = Annotated[
     Decimal,
     BeforeValidator(_quantity_text),
-    Field(gt=0, decimal_places=AMOUNT_PLACES, max_digits=_DIGITS_MAX),
+    Field(gt=0),
     PlainSerializer(_format_quantity, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": _UNSIGNED_PATTERN, "examples": ["1", "0.25"]}),
 ]

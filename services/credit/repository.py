@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.bulk import Writes, one_of
 from services.credit.domain.accounts import Account, Funding, OverrideRules, SettlementFrequency
 from services.credit.domain.ledger import Entry
 from services.credit.domain.open_items import OpenItem, Settlement
@@ -131,7 +132,7 @@ async def load_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[s
         return {}
     query = (
         select(accounts)
-        .where(accounts.c.account_number.in_(wanted))
+        .where(one_of(conn, accounts.c.account_number, wanted))
         .order_by(accounts.c.account_number)
         .with_for_update()
     )
@@ -155,22 +156,19 @@ async def update_accounts(conn: AsyncConnection, changed: Sequence[Account]) -> 
     await conn.execute(statement, [{"number": a.number, **_account_values(a)} for a in changed])
 
 
-async def update_balances(conn: AsyncConnection, changed: Sequence[Account]) -> None:
+def update_balances(writes: Writes, changed: Sequence[Account]) -> None:
     """Writes the balance only: postings move nothing else."""
-    if changed:
-        await conn.execute(
-            update(accounts)
-            .where(accounts.c.account_number == bindparam("number"))
-            .values(balance=bindparam("minor")),
-            [{"number": a.number, "minor": to_minor(a.balance)} for a in changed],
-        )
+    writes.update(
+        accounts,
+        ["account_number"],
+        [{"account_number": a.number, "balance": to_minor(a.balance)} for a in changed],
+    )
 
 
-async def insert_entries(conn: AsyncConnection, posted: Sequence[Entry]) -> None:
-
+def insert_entries(writes: Writes, posted: Sequence[Entry]) -> None:
     if posted:
-        await conn.execute(
-            insert(entries),
+        writes.insert(
+            entries,
             [
                 {
                     "entry_id": e.entry_id,
@@ -197,7 +195,9 @@ async def load_sale_charges(
     wanted = list(set(sale_ids))
     if not wanted:
         return {}
-    rows = await conn.execute(select(sale_charges).where(sale_charges.c.sale_id.in_(wanted)))
+    rows = await conn.execute(
+        select(sale_charges).where(one_of(conn, sale_charges.c.sale_id, wanted))
+    )
     return {
         r.sale_id: SaleCharge(
             r.sale_id,
@@ -212,10 +212,10 @@ async def load_sale_charges(
     }
 
 
-async def insert_sale_charges(conn: AsyncConnection, charges: Sequence[SaleCharge]) -> None:
+def insert_sale_charges(writes: Writes, charges: Sequence[SaleCharge]) -> None:
     if charges:
-        await conn.execute(
-            insert(sale_charges),
+        writes.insert(
+            sale_charges,
             [
                 {
                     "sale_id": c.sale_id,
@@ -273,7 +273,8 @@ async def load_open_items(
     column = open_items.c.open_amount
     rows = await conn.execute(
         select(open_items).where(
-            open_items.c.account_number.in_(wanted), column < 0 if credits_only else column != 0
+            one_of(conn, open_items.c.account_number, wanted),
+            column < 0 if credits_only else column != 0,
         )
     )
     found: dict[str, list[OpenItem]] = {}
@@ -299,7 +300,7 @@ async def oldest_debit_dues(conn: AsyncConnection, numbers: Iterable[str]) -> di
         return {}
     rows = await conn.execute(
         select(open_items.c.account_number, func.min(open_items.c.due_date))
-        .where(open_items.c.account_number.in_(wanted), open_items.c.open_amount > 0)
+        .where(one_of(conn, open_items.c.account_number, wanted), open_items.c.open_amount > 0)
         .group_by(open_items.c.account_number)
     )
     return {number: due for number, due in rows}
@@ -317,25 +318,22 @@ def _item_values(item: OpenItem) -> dict[str, object]:
     }
 
 
-async def insert_open_items(conn: AsyncConnection, items: Sequence[OpenItem]) -> None:
-    if items:
-        await conn.execute(insert(open_items), [_item_values(i) for i in items])
+def insert_open_items(writes: Writes, items: Sequence[OpenItem]) -> None:
+    writes.insert(open_items, [_item_values(i) for i in items])
 
 
-async def update_open_items(conn: AsyncConnection, items: Sequence[OpenItem]) -> None:
-    if items:
-        await conn.execute(
-            update(open_items)
-            .where(open_items.c.item_id == bindparam("iid"))
-            .values(open_amount=bindparam("open")),
-            [{"iid": i.item_id, "open": to_minor(i.open_amount)} for i in items],
-        )
+def update_open_items(writes: Writes, items: Sequence[OpenItem]) -> None:
+    writes.update(
+        open_items,
+        ["item_id"],
+        [{"item_id": i.item_id, "open_amount": to_minor(i.open_amount)} for i in items],
+    )
 
 
-async def insert_settlements(conn: AsyncConnection, done: Sequence[Settlement]) -> None:
+def insert_settlements(writes: Writes, done: Sequence[Settlement]) -> None:
     if done:
-        await conn.execute(
-            insert(settlements),
+        writes.insert(
+            settlements,
             [
                 {"credit_id": s.credit_id, "item_id": s.item_id, "amount": to_minor(s.amount)}
                 for s in done
@@ -347,7 +345,9 @@ async def existing_entries(conn: AsyncConnection, entry_ids: Iterable[str]) -> s
     wanted = list(set(entry_ids))
     if not wanted:
         return set()
-    rows = await conn.execute(select(entries.c.entry_id).where(entries.c.entry_id.in_(wanted)))
+    rows = await conn.execute(
+        select(entries.c.entry_id).where(one_of(conn, entries.c.entry_id, wanted))
+    )
     return {r.entry_id for r in rows}
 
 

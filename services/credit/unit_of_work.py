@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.bulk import Writes
 from services.credit import repository
 from services.credit.domain.accounts import Account
 from services.credit.domain.open_items import OpenItem
@@ -147,28 +148,33 @@ class CreditUnitOfWork:
         return new, changed
 
     async def flush(self) -> None:
-        """Writes everything in dependency order: accounts, entries, items, sale charges."""
+        """Writes everything: accounts and reversals now; balances, entries, items and sale
+        charges with the pipeline's other writes of the batch (one round trip), or now when
+        no pipeline collects them."""
         for number in self._balances:
             self.books[number].check()
         new_items, changed_items = self._items_to_save()
         opened = {a.number for a in self.new_accounts}
+        # Before the entries that refer to them.
         await repository.insert_accounts(self.conn, self.new_accounts)
         await repository.update_accounts(self.conn, list(self.changed.values()))
-        await repository.update_balances(
-            self.conn,
+        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
+        if reversed_at is not None:
+            await repository.mark_reversed(self.conn, self.reversed_sales, reversed_at)
+        collected = Writes.of(self.conn)
+        writes = collected if collected is not None else Writes()
+        repository.update_balances(
+            writes,
             [
                 self.books[n].account
                 for n in sorted(self._balances)
                 if n not in opened and n not in self.changed
             ],
         )
-        await repository.insert_entries(self.conn, [p.entry for p in self.postings])
-        await repository.insert_open_items(self.conn, new_items)
-        await repository.update_open_items(self.conn, changed_items)
-        await repository.insert_settlements(
-            self.conn, [s for p in self.postings for s in p.settlements]
-        )
-        await repository.insert_sale_charges(self.conn, self.new_charges)
-        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
-        if reversed_at is not None:
-            await repository.mark_reversed(self.conn, self.reversed_sales, reversed_at)
+        repository.insert_entries(writes, [p.entry for p in self.postings])
+        repository.insert_open_items(writes, new_items)
+        repository.update_open_items(writes, changed_items)
+        repository.insert_settlements(writes, [s for p in self.postings for s in p.settlements])
+        repository.insert_sale_charges(writes, self.new_charges)
+        if collected is None:
+            await writes.flush(self.conn)

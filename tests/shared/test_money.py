@@ -1,10 +1,11 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from shared import money
 from shared.base import Message
 from shared.currencies import ACTIVE_CURRENCIES
 from shared.money import (
@@ -240,3 +241,60 @@ def test_any_amount_with_at_most_four_places_round_trips_through_the_wire(
 @given(units=whole)
 def test_minor_units_round_trip(units: int) -> None:
     assert to_minor(from_minor(units)) == units
+
+
+# The fast paths of the conversions on every message give exactly what the context-based rules
+# give: the same text, the same integer, the same Decimal (digits and exponent), or the same
+# error.
+any_decimal = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=p) for p in range(0, 7)
+) | st.decimals(allow_nan=True, allow_infinity=True)
+
+
+def _outcome(function: object, value: object) -> tuple[str, object]:
+    try:
+        result = function(value)  # type: ignore[operator]
+    except (ValueError, ArithmeticError) as error:
+        return ("error", type(error))
+    return ("value", str(result))
+
+
+@given(any_decimal)
+def test_format_amount_fast_path_agrees_with_the_exact_rule(amount: Decimal) -> None:
+    assert _outcome(format_amount, amount) == _outcome(money._format_amount_exactly, amount)
+
+
+@given(any_decimal)
+@example(Decimal("922337203685478"))
+@example(Decimal("99999999999999.9999"))
+@example(Decimal("-0.00"))
+def test_to_minor_fast_path_agrees_with_the_exact_rule(amount: Decimal) -> None:
+    assert _outcome(to_minor, amount) == _outcome(money._to_minor_exactly, amount)
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_from_minor_agrees_with_the_context_rule(units: int) -> None:
+    assert str(from_minor(units)) == str(money._from_minor_by_context(units))
+
+
+@pytest.mark.parametrize(
+    "value", [Decimal("1.00001"), Decimal("100000000000000"), Decimal("-1E+14"), Decimal("1E-5")]
+)
+def test_a_decimal_from_code_is_held_to_the_same_size(value: Decimal) -> None:
+    with pytest.raises(ValidationError):
+        Price(amount=value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1.10000"), Decimal("1.1")),
+        (Decimal("99999999999999.9999"), Decimal("99999999999999.9999")),
+        (Decimal("0E-10"), Decimal("0")),
+        ("000000000000000001.50", Decimal("1.5")),
+    ],
+)
+def test_a_value_within_size_is_accepted_however_written(
+    value: Decimal | str, expected: Decimal
+) -> None:
+    assert Price(amount=value).amount == expected
