@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
 from services.cli.registry import ServiceName, load
@@ -15,7 +15,7 @@ from services.common.worker import build_app
 _DOCUMENTED_SETTINGS = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "TABS_TOPIC_PREFIX": ""}
 
 
-async def _never(_: Sequence[Record]) -> None:  # pragma: no cover - documentation only
+async def _never(_: Sequence[Record]) -> Awaitable[None]:  # pragma: no cover - docs only
     raise RuntimeError("a documentation app does not consume")
 
 

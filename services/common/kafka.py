@@ -7,12 +7,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.publisher.usecase import DefaultPublisher
@@ -20,6 +19,8 @@ from pydantic import SkipValidation
 
 from services.common.messages import Outgoing, Record
 from services.common.metrics import Metrics
+from services.common.offsets import Committer, DeferredCommits
+from services.common.producing import send_in_batches
 from services.common.record_gaps import Gap, RecordGapGuard
 from services.common.settings import RuntimeSettings
 from shared.dead_letter import DeadLetter
@@ -48,6 +49,9 @@ def build_broker(settings: RuntimeSettings, client_id: str) -> KafkaBroker:
         # Every in-sync replica confirms a decision before the till may rely on it.
         acks="all",
         linger_ms=1,
+        # A batch's messages go in one record batch per partition (producing.py): 256 KiB
+        # holds about 500 decisions, under Apache Kafka's 1 MiB message limit.
+        max_batch_size=262_144,
         request_timeout_ms=30_000,
         # Topics are created explicitly at start with the configured partition count; an
         # auto-created topic would get the broker's default count and break key partitioning.
@@ -103,7 +107,16 @@ async def _raw_records(message: KafkaMessage) -> Any:
     return message.raw_message
 
 
-BatchHandler = Callable[[Sequence[Record]], Awaitable[None]]
+# Applies a batch; returns what completes once its messages are acknowledged.
+BatchHandler = Callable[[Sequence[Record]], Awaitable[Awaitable[None]]]
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _all_of(sent: Sequence[Awaitable[Any]]) -> None:
+    await asyncio.gather(*sent)
 
 
 def subscribe(
@@ -115,9 +128,11 @@ def subscribe(
     title: str,
     on_batch: BatchHandler,
     metrics: Metrics | None = None,
+    commits: DeferredCommits | None = None,
 ) -> None:
     """One consumer for all the worker's input topics: one group join, and with the range
     assignor partition N of every input topic lands on the same worker (they share keys)."""
+    commits = commits if commits is not None else DeferredCommits()
     names = {settings.topic(doc.topic): doc.topic for doc in consumes}
     payload: Any = consumes[0].model
     for doc in consumes[1:]:
@@ -138,31 +153,29 @@ def subscribe(
         started = time.perf_counter()
         if metrics is not None and finished:
             metrics.stage_seconds.labels("idle").observe(started - finished[0])
-        admitted = guard.admit(body)
-        records = [
-            Record(names[r.topic], r.partition, r.offset, r.key, r.value)
-            for r in admitted.records
-        ]
+        epoch = commits.begin()
         try:
-            if records:
-                await on_batch(records)
-        except BaseException:
-            # Positions already moved past this batch: rewind so it is consumed again.
-            await message.nack()
-            guard.failed(message.consumer, admitted)
-            raise
-        # Before the commit, which takes the positions: a gap's partition goes back to it.
-        guard.done(message.consumer, admitted)
-        committing = time.perf_counter()
-        try:
-            await message.ack()
-        except (CommitFailedError, IllegalStateError):
-            # A rebalance took the partitions away; their new owner applies the batch again
-            # and the inbox makes that harmless.
-            log.info("offset commit lost to a rebalance; the new owner repeats the batch")
+            admitted = guard.admit(body)
+            records = [
+                Record(names[r.topic], r.partition, r.offset, r.key, r.value)
+                for r in admitted.records
+            ]
+            try:
+                published = await on_batch(records) if records else None
+            except BaseException:
+                # Positions already moved past this batch: rewind so it is consumed again.
+                await message.nack()
+                guard.failed(message.consumer, admitted)
+                raise
+            # A gap's partition goes back to the gap; the commit covers only records handled.
+            guard.done(message.consumer, admitted)
+            if published is not None:
+                # Committed once acknowledged, while the next batch is fetched and applied.
+                consumer = cast(Committer, message.consumer)  # aiokafka's consumer
+                commits.after(consumer, epoch, published, admitted.records)
+        finally:
+            commits.end()
         finished[:] = [time.perf_counter()]
-        if metrics is not None:
-            metrics.stage_seconds.labels("commit_offsets").observe(finished[0] - committing)
 
     consume.__annotations__["body"] = Annotated[payload, SkipValidation]
     subscriber = broker.subscriber(
@@ -186,6 +199,7 @@ def subscribe(
         listener=guard.listener(lambda: subscriber.consumer),
     )
     subscriber(consume)
+    commits.consumer = lambda: subscriber.consumer
 
 
 class Publishers:
@@ -233,24 +247,31 @@ class Publishers:
             return None
         return producer if isinstance(producer, AIOKafkaProducer) else None
 
+    async def send(self, messages: Sequence[Outgoing]) -> Awaitable[None]:
+        """Hands every message to the producer now, in order; returns what completes when the
+        broker has acknowledged them all (or raises the first failure)."""
+        producer = self.aiokafka_producer()
+        if producer is None:
+            await self.publish(messages)
+            return _nothing()
+        sent = await send_in_batches(
+            producer,
+            [
+                (self._names[m.topic], m.key.encode() if m.key is not None else None, m.value)
+                for m in messages
+            ],
+            _JSON_HEADERS,
+        )
+        return _all_of(sent)
+
     async def publish(self, messages: Sequence[Outgoing]) -> None:
         """Sends all, then waits for every acknowledgement (one round trip, not one each).
 
         Straight to aiokafka: the FastStream publishers (kept for the AsyncAPI document)
         build a command and a correlation id per message, which the hot path cannot afford.
         """
-        producer = self.aiokafka_producer()
-        if producer is not None:
-            sent = [
-                await producer.send(
-                    self._names[m.topic],
-                    m.value,
-                    key=m.key.encode() if m.key is not None else None,
-                    headers=_JSON_HEADERS,
-                )
-                for m in messages
-            ]
-            await asyncio.gather(*sent)
+        if self.aiokafka_producer() is not None:
+            await (await self.send(messages))
             return
         pending = []
         for message in messages:

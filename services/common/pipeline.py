@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,12 @@ log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[Sequence[Outgoing]], Awaitable[None]]
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
+# Hands messages to the producer now, in order; returns what completes when all are confirmed.
+Send = Callable[[Sequence[Outgoing]], Awaitable[Awaitable[None]]]
+
+
+async def _nothing() -> None:
+    return None
 
 
 class PoisonBatch(Exception):
@@ -60,6 +67,7 @@ class Pipeline:
         inbox: Inbox,
         publish: Publish,
         clock: Clock,
+        send: Send | None = None,
         metrics: Metrics,
         retry_backoff_max_s: float = 5.0,
         conflict_retries_max: int = 5,
@@ -71,6 +79,7 @@ class Pipeline:
         self._handlers = handlers
         self._inbox = inbox
         self._publish = publish
+        self._send: Send = send if send is not None else self._send_and_confirm_later
         self._clock = clock
         self._metrics = metrics
         self._backoff_max_s = retry_backoff_max_s
@@ -84,6 +93,12 @@ class Pipeline:
         Raises when the messages could not be published: the caller must then not commit the
         offsets, and the batch, consumed again, republishes the replies stored with its claims.
         """
+        await (await self.apply_and_send(records))
+
+    async def apply_and_send(self, records: Sequence[Record]) -> Awaitable[None]:
+        """Applies a batch and hands its messages to the producer, in order; returns what to
+        await before its offsets may be committed: every acknowledgement (retrying what
+        failed), then the read model. Meanwhile the next batch can be applied."""
         stage = self._metrics.stage_seconds
         with self._metrics.batch_seconds.time():
             now = self._clock.now()
@@ -96,16 +111,34 @@ class Pipeline:
                     replies = await self._isolate(batch.valid, now)
             # Dead letters are made from the record alone: made again, they are the same.
             messages = [*batch.rejected, *replies]
-            with stage.labels("publish").time():
-                await self._publish_with_retries(messages)
-            # After the replies: a till waits for its decision, not for the read model.
-            if self._after_commit is not None:
-                await self._after_commit(messages)
+            with stage.labels("send").time():
+                acknowledged = await self._send(messages) if messages else None
+        return asyncio.ensure_future(self._confirm(messages, acknowledged))
 
-    async def _publish_with_retries(self, messages: Sequence[Outgoing]) -> None:
+    async def _confirm(
+        self, messages: list[Outgoing], acknowledged: Awaitable[None] | None
+    ) -> None:
+        started = time.perf_counter()
+        if acknowledged is not None:
+            try:
+                await acknowledged
+            except Exception as error:
+                log.info("publishing failed (%s); sending the batch's messages again", error)
+                self._metrics.retries.labels("publish").inc()
+                await self._publish_with_retries(messages, attempt=1)
+        self._metrics.stage_seconds.labels("publish").observe(time.perf_counter() - started)
+        # After the replies: a till waits for its decision, not for the read model.
+        if self._after_commit is not None:
+            await self._after_commit(messages)
+
+    async def _send_and_confirm_later(self, messages: Sequence[Outgoing]) -> Awaitable[None]:
+        """Without a separate send, publishing is done before the next batch is applied."""
+        await self._publish_with_retries(messages)
+        return _nothing()
+
+    async def _publish_with_retries(self, messages: Sequence[Outgoing], attempt: int = 0) -> None:
         if not messages:
             return
-        attempt = 0
         while True:
             try:
                 await self._publish(messages)

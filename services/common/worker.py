@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from aiohttp import web
 from faststream import FastStream
@@ -27,6 +28,7 @@ from services.common.kafka import (
 from services.common.messages import Outgoing, Record
 from services.common.metrics import Metrics
 from services.common.migrations import upgrade_to_head
+from services.common.offsets import DeferredCommits
 from services.common.outbox import Outbox, OutboxRelay
 from services.common.pipeline import Pipeline
 from services.common.read_model import ReadModel
@@ -42,6 +44,7 @@ def build_app(
     settings: RuntimeSettings,
     on_batch: BatchHandler,
     metrics: Metrics | None = None,
+    commits: DeferredCommits | None = None,
 ) -> tuple[FastStream, Publishers]:
     """The FastStream app of a service, as it runs and as its AsyncAPI document shows it."""
     broker = build_broker(settings, client_id=f"tabs-{spec.name}")
@@ -56,6 +59,7 @@ def build_app(
         title=f"{spec.name}:consume",
         on_batch=on_batch,
         metrics=metrics,
+        commits=commits,
     )
     app = FastStream(broker, specification=AsyncAPI(title=spec.title, version=spec.version))
     return app, publishers
@@ -76,7 +80,10 @@ class Worker:
         self.metrics = Metrics(spec.name)
         self.engine = create_engine(database_url)
         self._database_url = database_url
-        self.app, self.publishers = build_app(spec, settings, self._on_batch, self.metrics)
+        self.commits = DeferredCommits()
+        self.app, self.publishers = build_app(
+            spec, settings, self._on_batch, self.metrics, self.commits
+        )
         self._pipeline: Pipeline | None = None
         self.read_model = (
             ReadModel(
@@ -113,9 +120,15 @@ class Worker:
         assert isinstance(broker, KafkaBroker)
         return broker
 
-    async def _on_batch(self, records: Sequence[Record]) -> None:
+    async def _on_batch(self, records: Sequence[Record]) -> Awaitable[None]:
         assert self._pipeline is not None, "the consumer starts after the pipeline"
-        await self._pipeline.handle(records)
+        return await self._pipeline.apply_and_send(records)
+
+    async def _send(self, messages: Sequence[Outgoing]) -> Awaitable[None]:
+        acknowledged = await self.publishers.send(messages)
+        for message in messages:
+            self.metrics.published.labels(message.topic).inc()
+        return acknowledged
 
     async def _publish(self, messages: Sequence[Outgoing]) -> None:
         await self.publishers.publish(messages)
@@ -140,6 +153,7 @@ class Worker:
             handlers=spec.handlers(self._context),
             inbox=Inbox(spec.tables),
             publish=self._publish,
+            send=self._send,
             clock=self.clock,
             metrics=self.metrics,
             retry_backoff_max_s=settings.retry_backoff_max_s,
@@ -159,6 +173,9 @@ class Worker:
         for task in spec.tasks(self._context):
             self._tasks.append(asyncio.create_task(task(), name=f"{spec.name}-{task.__name__}"))
 
+        # Everything loaded so far (modules, settings, the app) lives as long as the process:
+        # out of the collector's way, a full collection has only the batches' objects to scan.
+        gc.freeze()
         self._ready = True
         self.metrics.ready.set(1)
         log.info(
@@ -187,6 +204,8 @@ class Worker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The last batches' offsets are committed once acknowledged: wait for them first.
+        await self.commits.close()
         await self.broker.stop()
         if self._http is not None:
             await self._http.cleanup()

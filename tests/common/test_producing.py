@@ -1,0 +1,60 @@
+"""Messages sent in record batches built per partition land where `producer.send()` puts the
+same key, in order, with their headers; batches that fill up and topics without metadata yet
+included (the real embedded broker)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from services.common.kafka import ensure_topics
+from services.common.producing import send_in_batches
+from tests.support.naming import unique
+
+HEADERS = [("content-type", b"application/json")]
+
+
+async def read_all(bootstrap: str, topic: str, count: int) -> dict[int, list[tuple[bytes, bytes]]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(4)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        seen = 0
+        while seen < count:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    assert record.headers == tuple(HEADERS) or list(record.headers) == HEADERS
+                    found[tp.partition].append((record.key or b"", record.value or b""))
+                    seen += 1
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_batched_messages_land_where_send_puts_them_in_order(kafka_bootstrap: str) -> None:
+    batched, one_by_one = unique("batched-"), unique("sent-")
+    await ensure_topics(kafka_bootstrap, [batched, one_by_one], 4)
+    # Small batches, so that several fill up on the way.
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, max_batch_size=2048)
+    await producer.start()
+    try:
+        messages = [
+            (f"ACC-{n % 37:04d}".encode(), f'{{"n": {n}, "pad": "{"x" * 200}"}}'.encode())
+            for n in range(400)
+        ]
+        # The first call knows no partitions of the topic yet: send() fetches them.
+        sent = await send_in_batches(producer, [(batched, *messages[0])], HEADERS)
+        sent += await send_in_batches(producer, [(batched, k, v) for k, v in messages[1:]], HEADERS)
+        for future in sent:
+            await future
+        for key, value in messages:
+            await (await producer.send(one_by_one, value, key=key, headers=HEADERS))
+    finally:
+        await producer.stop()
+    assert await read_all(kafka_bootstrap, batched, 400) == await read_all(
+        kafka_bootstrap, one_by_one, 400
+    )
