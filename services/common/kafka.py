@@ -149,7 +149,10 @@ def subscribe(
     # When the previous batch ended: the time until the next one starts is the fetch.
     finished: list[float] = []
 
-    async def consume(body: Annotated[Any, SkipValidation], message: KafkaMessage) -> None:
+    async def consume(body: Annotated[Any, SkipValidation]) -> None:
+        # Not a `message: KafkaMessage` parameter: FastStream resolves that through a sync
+        # context lookup run in a thread, a thread hop per batch.
+        message: KafkaMessage = broker.context.get_local("message")
         started = time.perf_counter()
         if metrics is not None and finished:
             metrics.stage_seconds.labels("idle").observe(started - finished[0])
