@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -274,7 +274,8 @@ async def load_open_items(
     rows = await conn.execute(
         select(open_items).where(
             one_of(conn, open_items.c.account_number, wanted),
-            column < 0 if credits_only else column != 0,
+            # As two ranges, so each is answered by its partial index (0004).
+            column < 0 if credits_only else or_(column < 0, column > 0),
         )
     )
     found: dict[str, list[OpenItem]] = {}
