@@ -25,7 +25,7 @@ class BenchConfig:
     sqlite: bool = False
     redis: bool = False
     fetch_max_wait_ms: int = 5
-    batch_size_max: int = 500
+    batch_size_max: int = 1000
     loyalty: bool = False
     loyalty_sales: int = 20_000
     # Mailchimp: ROUNDS (4) changes per customer through the CRM worker and the stand-in.

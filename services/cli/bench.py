@@ -36,7 +36,7 @@ def bench(
     sqlite: Annotated[bool, typer.Option(help="SQLite files instead of PostgreSQL.")] = False,
     redis: Annotated[bool, typer.Option(help="Keep the credit read model in Redis.")] = False,
     fetch_max_wait_ms: Annotated[int, typer.Option(help="Workers' fetch_max_wait_ms.")] = 5,
-    batch_size_max: Annotated[int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")] = 500,
+    batch_size_max: Annotated[int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")] = 1000,
     loyalty: Annotated[
         bool, typer.Option(help="Also measure completed sales/s through the CRM worker.")
     ] = False,
