@@ -29,8 +29,9 @@ class Metrics:
         self.stage_seconds = Histogram(
             "tabs_batch_stage_seconds",
             "Time one polled batch spends in each stage: validate, apply (the transaction), "
-            "publish (until every acknowledgement), commit_offsets; and idle, from the end of "
-            "one batch to the start of the next (the fetch).",
+            "send (handing its messages to the producer); publish, until every acknowledgement "
+            "(overlapping the next batch, whose offsets are committed after it); and idle, from "
+            "the end of one batch to the start of the next (the fetch).",
             ["stage"],
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),

@@ -173,9 +173,6 @@ class Worker:
         for task in spec.tasks(self._context):
             self._tasks.append(asyncio.create_task(task(), name=f"{spec.name}-{task.__name__}"))
 
-        # Everything loaded so far (modules, settings, the app) lives as long as the process:
-        # out of the collector's way, a full collection has only the batches' objects to scan.
-        gc.freeze()
         self._ready = True
         self.metrics.ready.set(1)
         log.info(
@@ -220,6 +217,11 @@ class Worker:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
         await self.start()
+        # The worker is the process (`tabs worker`): everything loaded so far lives as long as
+        # it does. Out of the collector's way, a full collection has only the batches' objects
+        # to scan (it was 30% of the worker's CPU). Not in start(): tests run many workers in
+        # one process, and frozen objects are never collected.
+        gc.freeze()
         try:
             await stopping.wait()
         finally:
