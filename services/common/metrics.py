@@ -22,7 +22,8 @@ class Metrics:
         )
         self.batch_seconds = Histogram(
             "tabs_batch_seconds",
-            "Time to apply and publish one polled batch.",
+            "Time to apply one polled batch and hand its messages to the producer (the "
+            "acknowledgements: tabs_batch_stage_seconds with stage publish).",
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
