@@ -24,7 +24,13 @@ class BenchConfig:
     database_url: str | None = None  # a PostgreSQL server to create databases on
     sqlite: bool = False
     redis: bool = False
-    fetch_max_wait_ms: int = 5
+    # The workers'. On the embedded broker a fetch lists every record batch of a partition and
+    # returns nothing if that takes longer than this: 5 ms stalled the workers within a 20 s
+    # run at 2,000/s (docs/performance.md, "The embedded broker's fetch").
+    fetch_max_wait_ms: int = 100
+    # The tills' producer: how long a record may wait for others going to the same partition.
+    # 5 ms is the Java producer's default since Kafka 4.0 and librdkafka's; latency includes it.
+    tills_linger_ms: int = 5
     batch_size_max: int = 1000
     loyalty: bool = False
     loyalty_sales: int = 20_000

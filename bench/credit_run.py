@@ -19,6 +19,7 @@ from bench.config import BenchConfig
 from bench.figures import (
     cpu_per_1000,
     latencies_ms,
+    latency_by_quarter,
     latency_figures,
     rate_by_tenth,
     rate_per_s,
@@ -74,7 +75,7 @@ class CreditRun:
         self.engine: AsyncEngine = create_engine(database_url)
         self.plans = plan_accounts(config.accounts, random.Random(config.seed), f"{run_id}-")
         self.stream = SaleStream(self.plans, config.tills, config.seed, f"{run_id}-")
-        self.producer = tills_producer(stack.bootstrap, linger_ms=1)
+        self.producer = tills_producer(stack.bootstrap, linger_ms=config.tills_linger_ms)
         self.logs = stack.work_dir / "logs"
         self.workers: list[WorkerProcess] = []
         self.requested: list[str] = []
@@ -212,6 +213,7 @@ class CreditRun:
             "seconds": round(published.ended - published.began, 2),
             "decisions": len(received),
             **latency_figures(latencies),
+            "by_quarter": latency_by_quarter(published, received, self.monitor),
             "cpu_s_per_1000": cpu_per_1000(
                 self.monitor, published.began, received[-1].at, len(received)
             ),

@@ -43,6 +43,12 @@ def rate_by_tenth(received: Sequence[Received]) -> list[float]:
 
 def latencies_ms(published: Published, received: Sequence[Received]) -> list[float]:
     """Publish-to-decision times: the k-th decision for an event answers its k-th sending."""
+    return [latency for _, latency in _sent_and_latency(published, received)]
+
+
+def _sent_and_latency(
+    published: Published, received: Sequence[Received]
+) -> list[tuple[float, float]]:
     answered: Counter[str] = Counter()
     found = []
     for r in received:
@@ -50,8 +56,35 @@ def latencies_ms(published: Published, received: Sequence[Received]) -> list[flo
         k = answered[r.request_event_id]
         answered[r.request_event_id] += 1
         if k < len(sent):
-            found.append((r.at - sent[k]) * 1000.0)
+            found.append((sent[k], (r.at - sent[k]) * 1000.0))
     return found
+
+
+def latency_by_quarter(
+    published: Published, received: Sequence[Received], monitor: ResourceMonitor
+) -> list[dict[str, float]]:
+    """p50 and p99 of the requests sent in each quarter of the offered time, with the cores
+    the broker kept busy then: shows latency that grows with the run (on the embedded broker
+    a fetch costs more the more record batches a partition holds; docs/performance.md)."""
+    span = published.ended - published.began
+    if span <= 0:
+        return []
+    quarters: list[list[float]] = [[], [], [], []]
+    for sent, latency in _sent_and_latency(published, received):
+        quarters[min(3, max(0, int((sent - published.began) / span * 4)))].append(latency)
+    figures = []
+    for n, values in enumerate(quarters):
+        start = published.began + span * n / 4
+        figures.append(
+            {
+                "p50_ms": round(percentile(values, 50), 2),
+                "p99_ms": round(percentile(values, 99), 2),
+                "broker_cores": round(
+                    monitor.cpu_s("broker", start, start + span / 4) / (span / 4), 3
+                ),
+            }
+        )
+    return figures
 
 
 def percentile(values: Sequence[float], p: float) -> float:

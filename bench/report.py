@@ -57,6 +57,12 @@ def print_report(figures: dict[str, Any], console: Console) -> None:
     )
     for name in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
         main.add_row(f"  latency {name.removesuffix('_ms')}", f"{latency[name]:.1f} ms")
+    quarters = latency.get("by_quarter") or []
+    if quarters:
+        main.add_row(
+            "  p99 by quarter sent (broker cores)",
+            " ".join(f"{q['p99_ms']:,.0f} ({q['broker_cores']:.2f})" for q in quarters),
+        )
     main.add_row("ceiling: aiokafka + JSON, records/s", f"{ceiling['records_per_s']:,.0f}")
     main.add_row("naive: a transaction per message, /s", f"{naive['decisions_per_s']:,.0f}")
     main.add_row("  naive verdicts differing from the worker's", f"{naive['verdicts_differ']}")

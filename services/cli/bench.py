@@ -35,8 +35,11 @@ def bench(
     ] = None,
     sqlite: Annotated[bool, typer.Option(help="SQLite files instead of PostgreSQL.")] = False,
     redis: Annotated[bool, typer.Option(help="Keep the credit read model in Redis.")] = False,
-    fetch_max_wait_ms: Annotated[int, typer.Option(help="Workers' fetch_max_wait_ms.")] = 5,
+    fetch_max_wait_ms: Annotated[int, typer.Option(help="Workers' fetch_max_wait_ms.")] = 100,
     batch_size_max: Annotated[int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")] = 1000,
+    tills_linger_ms: Annotated[
+        int, typer.Option(help="The tills' producer linger_ms (latency includes it).", min=0)
+    ] = 5,
     loyalty: Annotated[
         bool, typer.Option(help="Also measure completed sales/s through the CRM worker.")
     ] = False,
@@ -99,6 +102,7 @@ def bench(
         redis=redis,
         fetch_max_wait_ms=fetch_max_wait_ms,
         batch_size_max=batch_size_max,
+        tills_linger_ms=tills_linger_ms,
         loyalty=loyalty,
         loyalty_sales=loyalty_sales,
         mailchimp=mailchimp,

@@ -31,7 +31,6 @@ def _configure_logging(level: str) -> None:
         )
 
 
-
 @app.command()
 def worker(
     service: Annotated[ServiceName, typer.Argument(help="Which worker to run.")],
@@ -102,10 +101,8 @@ def _add_service_commands() -> None:
     app.command("bench")(bench)
 
 
-
 _add_service_commands()
 
 
 def main() -> None:
     app()
-

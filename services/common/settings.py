@@ -29,7 +29,12 @@ class RuntimeSettings(BaseSettings):
     consumer_group_prefix: str = Field("tabs", alias="TABS_CONSUMER_GROUP_PREFIX")
     session_timeout_ms: int = Field(10_000, alias="KAFKA_SESSION_TIMEOUT_MS", ge=1000)
     heartbeat_interval_ms: int = Field(3_000, alias="KAFKA_HEARTBEAT_INTERVAL_MS", ge=100)
-    fetch_max_wait_ms: int = Field(10, alias="KAFKA_FETCH_MAX_WAIT_MS", ge=1)
+    # Kafka's own default. Apache Kafka answers a fetch as soon as data arrives, so this only
+    # bounds how often an idle consumer asks. The embedded broker does not wake a waiting
+    # fetch (it re-polls, so latency is about half of this) and gives up listing a partition's
+    # record batches when this runs out: `tabs up` sets 100 (docs/performance.md, "The
+    # embedded broker's fetch").
+    fetch_max_wait_ms: int = Field(500, alias="KAFKA_FETCH_MAX_WAIT_MS", ge=1)
     # Under a backlog 1,000 drains ~15% faster than 500 (docs/performance.md); when keeping up,
     # batches are small whatever the bound.
     batch_size_max: int = Field(1000, alias="TABS_BATCH_SIZE_MAX", ge=1)

@@ -117,6 +117,10 @@ def _run(data_dir: Path, partitions: int, http_port: int, log_level: str) -> Non
             # The embedded broker holds a group join for half the session timeout.
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            # The embedded broker re-polls an empty fetch (a record waits about half of this)
+            # and, when listing a partition's record batches takes longer than this, returns
+            # nothing: 10 ms stalls a partition past ~14,000 batches, 100 ms past ~140,000.
+            "KAFKA_FETCH_MAX_WAIT_MS": "100",
             **{f"{name.upper()}_DATABASE_URL": url for name, url in databases.items()},
         }
         (data_dir / "logs").mkdir(exist_ok=True)

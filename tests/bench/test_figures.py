@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench.figures import latencies_ms, percentile, rate_per_s
+from bench.figures import latencies_ms, latency_by_quarter, percentile, rate_per_s
 from bench.loadgen import Published, Received
+from bench.resources import ResourceMonitor
 
 
 def _received(at: float, event: str) -> Received:
@@ -24,6 +25,19 @@ def test_kth_decision_answers_the_kth_sending_of_an_event() -> None:
     published.at["e2"] += [2.0]
     received = [_received(1.5, "e1"), _received(2.25, "e2"), _received(3.5, "e1")]
     assert latencies_ms(published, received) == [500.0, 250.0, 500.0]
+
+
+def test_latency_by_quarter_groups_requests_by_when_they_were_sent() -> None:
+    published = Published(began=0.0, ended=4.0)
+    received = []
+    for n, sent in enumerate([0.5, 1.5, 2.5, 3.5, 3.9]):
+        published.at[f"e{n}"].append(sent)
+        # The later a request was sent, the longer its answer took.
+        received.append(_received(sent + (n + 1) / 10, f"e{n}"))
+    quarters = latency_by_quarter(published, received, ResourceMonitor())
+    assert [q["p99_ms"] for q in quarters] == [100.0, 200.0, 300.0, 500.0]
+    assert [q["p50_ms"] for q in quarters] == [100.0, 200.0, 300.0, 400.0]
+    assert all(q["broker_cores"] == 0.0 for q in quarters)  # no broker watched
 
 
 def test_decisions_of_the_first_poll_are_not_in_the_rate() -> None:
