@@ -12,7 +12,9 @@ batch while the broker acknowledges this one, and commits in the background:
 - When a batch's messages cannot be published, its partitions are sought back to its first
   records, so that it is consumed again and republishes its stored replies; and no batch that
   started before that failure commits, since it may hold records fetched before the seek and
-  would commit past the ones that must come again.
+  would commit past the ones that must come again. When several batches in a row fail (the
+  broker is gone), a partition goes back to the earliest of their first records, not the
+  last batch's.
 - A worker that stops waits for the last commit (`settle`), so that a successor in the group
   does not consume the same records again.
 """
@@ -64,6 +66,8 @@ class DeferredCommits:
         self._last: asyncio.Task[None] | None = None
         # Bumped by every failed publication: a batch begun under an older value never commits.
         self._epoch = 0
+        # Where failed batches sent each partition back, until a commit passes that point.
+        self._rewound: dict[TopicPartition, int] = {}
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -143,7 +147,9 @@ class DeferredCommits:
                 type(error).__name__,
                 error,
             )
-            for partition, offset in firsts.items():
+            for partition, first in firsts.items():
+                offset = min(first, self._rewound.get(partition, first))
+                self._rewound[partition] = offset
                 try:
                     consumer.seek(partition, offset)
                 except (KafkaError, AssertionError, ValueError) as lost:
@@ -154,6 +160,9 @@ class DeferredCommits:
             return
         try:
             await consumer.commit({p: OffsetAndMetadata(o, "") for p, o in offsets.items()})
+            for partition, offset in offsets.items():
+                if self._rewound.get(partition, offset) < offset:
+                    del self._rewound[partition]
         except KafkaError as error:
             # A rebalance took the partitions away: their new owner consumes the batch again
             # and the inbox makes that harmless.

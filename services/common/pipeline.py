@@ -86,6 +86,10 @@ class Pipeline:
         self._conflict_retries_max = conflict_retries_max
         self._publish_attempts_max = publish_attempts_max
         self._after_commit = after_commit
+        # The previous batch's messages until the broker has them all (resent if need be): the
+        # next batch is applied meanwhile but sent only after, so that a resend cannot put an
+        # account's earlier events behind its later ones.
+        self._delivering: asyncio.Future[None] | None = None
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Applies a batch and publishes its messages; returns when offsets may be committed.
@@ -112,10 +116,20 @@ class Pipeline:
             # Dead letters are made from the record alone: made again, they are the same.
             messages = [*batch.rejected, *replies]
             with stage.labels("send").time():
+                previous, self._delivering = self._delivering, None
+                if previous is not None:
+                    try:
+                        await asyncio.shield(previous)
+                    except Exception as error:
+                        # The previous batch could not be published: it will be consumed
+                        # again, and this one, not sent, too (offsets.py: in batch order).
+                        return _failed(error)
                 acknowledged = await self._send(messages) if messages else None
-        return asyncio.ensure_future(self._confirm(messages, acknowledged))
+        delivering = asyncio.ensure_future(self._deliver(messages, acknowledged))
+        self._delivering = delivering
+        return asyncio.ensure_future(self._confirm(messages, delivering))
 
-    async def _confirm(
+    async def _deliver(
         self, messages: list[Outgoing], acknowledged: Awaitable[None] | None
     ) -> None:
         started = time.perf_counter()
@@ -127,6 +141,9 @@ class Pipeline:
                 self._metrics.retries.labels("publish").inc()
                 await self._publish_with_retries(messages, attempt=1)
         self._metrics.stage_seconds.labels("publish").observe(time.perf_counter() - started)
+
+    async def _confirm(self, messages: list[Outgoing], delivering: Awaitable[None]) -> None:
+        await delivering
         # After the replies: a till waits for its decision, not for the read model.
         if self._after_commit is not None:
             await self._after_commit(messages)
@@ -319,3 +336,9 @@ def _describe(error: ValueError) -> str:
             parts.append(f"{where}: {item.get('msg', '')}")
         return "; ".join(parts)
     return str(error)
+
+
+def _failed(error: Exception) -> Awaitable[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_exception(error)
+    return future

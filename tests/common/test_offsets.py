@@ -90,6 +90,37 @@ async def test_a_batch_not_published_is_consumed_again_and_nothing_begun_before_
     assert consumer.commits == [{P0: 6}]
 
 
+async def test_batches_failing_in_a_row_send_each_partition_back_to_the_earliest() -> None:
+    """The broker gone, the batch after a failed one fails too: its rewind must not move a
+    shared partition past the first batch's records."""
+    consumer = Consumer()
+    commits = DeferredCommits()
+    loop = asyncio.get_running_loop()
+    first: asyncio.Future[None] = loop.create_future()
+    second: asyncio.Future[None] = loop.create_future()
+    commits.after(consumer, commits.begin(), first, [At("t", 0, 4), At("t", 0, 5)])
+    commits.end()
+    commits.after(consumer, commits.begin(), second, [At("t", 0, 6), At("t", 1, 3)])
+    commits.end()
+    first.set_exception(ConnectionError("broker gone"))
+    second.set_exception(ConnectionError("broker gone"))
+    await commits.settle()
+    assert consumer.seeks == [(P0, 4), (P0, 4), (P1, 3)]
+    assert consumer.commits == []
+    # Consumed again and committed past the rewind: a later failure rewinds from there.
+    acked: asyncio.Future[None] = loop.create_future()
+    acked.set_result(None)
+    commits.after(consumer, commits.begin(), acked, [At("t", 0, 4), At("t", 0, 9)])
+    commits.end()
+    failed: asyncio.Future[None] = loop.create_future()
+    failed.set_exception(ConnectionError("broker gone"))
+    commits.after(consumer, commits.begin(), failed, [At("t", 0, 10), At("t", 1, 5)])
+    commits.end()
+    await commits.settle()
+    assert consumer.commits == [{P0: 10}]
+    assert consumer.seeks[3:] == [(P0, 10), (P1, 3)]
+
+
 async def test_a_commit_lost_to_a_rebalance_is_logged_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

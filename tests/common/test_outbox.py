@@ -4,7 +4,8 @@ starts. Both once, and the effects once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,3 +91,90 @@ async def test_outbox_rows_a_task_left_go_out_once_when_a_worker_starts(tally: T
     assert batches_handled(worker) == 0
     assert len(tally.output.messages(tally.totals_topic)) == 3
     assert [orjson.loads(replies[f"task-{n}"][0])["total"] for n in range(3)] == [0, 1, 2]
+
+
+class Wire:
+    """The producer as the pipeline sees it: sends whose acknowledgements the test decides,
+    and resends (publish) that succeed or fail."""
+
+    def __init__(self, *, resends_fail: bool = False) -> None:
+        self.log: list[tuple[str, list[int]]] = []
+        self.acks: list[asyncio.Future[None]] = []
+        self._resends_fail = resends_fail
+
+    @staticmethod
+    def _totals(messages: Sequence[Outgoing]) -> list[int]:
+        return [orjson.loads(m.value)["total"] for m in messages if m.value]
+
+    async def send(self, messages: Sequence[Outgoing]) -> Awaitable[None]:
+        self.log.append(("send", self._totals(messages)))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        return ack
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        self.log.append(("resend", self._totals(messages)))
+        if self._resends_fail:
+            raise ConnectionError("the broker is gone")
+
+
+def wired_pipeline(tally: Tally, wire: Wire) -> Pipeline:
+    clock = SystemClock()
+    context = ServiceContext(settings=tally.settings, engine=tally.engine, clock=clock)
+    return Pipeline(
+        consumer_group=SPEC.group_id(tally.settings),
+        engine=tally.engine,
+        handlers=SPEC.handlers(context),
+        inbox=Inbox(runtime),
+        publish=wire.publish,
+        send=wire.send,
+        publish_attempts_max=2,
+        retry_backoff_max_s=0.01,
+        clock=clock,
+        metrics=Metrics(SPEC.name),
+    )
+
+
+async def test_a_batch_is_sent_only_after_the_one_before_is_acknowledged_or_resent(
+    tally: Tally,
+) -> None:
+    """An account's replies stay in order when a batch's acknowledgements fail: its resend
+    goes out before the next batch, which is applied meanwhile."""
+    await upgrade_to_head(tally.engine, SPEC.migrations, SPEC.version_table)
+    wire = Wire()
+    pipeline = wired_pipeline(tally, wire)
+    first = await pipeline.apply_and_send([as_record(tally_event("a", 2), 0)])
+    second = asyncio.create_task(pipeline.apply_and_send([as_record(tally_event("a", 3), 1)]))
+    await asyncio.sleep(0.5)
+    assert await tally.counters() == {"a": 5}, "the second batch is applied meanwhile"
+    assert wire.log == [("send", [2])], "and not sent while the first is unacknowledged"
+    wire.acks[0].set_exception(ConnectionError("acknowledgements lost"))
+    confirmed = await second
+    await first
+    assert wire.log == [("send", [2]), ("resend", [2]), ("send", [5])]
+    wire.acks[1].set_result(None)
+    await confirmed
+
+
+async def test_when_a_batch_cannot_be_published_the_next_is_not_sent_and_reports_it(
+    tally: Tally,
+) -> None:
+    await upgrade_to_head(tally.engine, SPEC.migrations, SPEC.version_table)
+    wire = Wire(resends_fail=True)
+    pipeline = wired_pipeline(tally, wire)
+    first = await pipeline.apply_and_send([as_record(tally_event("a", 2), 0)])
+    wire.acks[0].set_exception(ConnectionError("acknowledgements lost"))
+    second = await pipeline.apply_and_send([as_record(tally_event("a", 3), 1)])
+    # Both report failure, so both are consumed again (offsets.py) and their stored replies
+    # published then; the second batch's were never sent ahead of the first's.
+    with pytest.raises(ConnectionError):
+        await first
+    with pytest.raises(ConnectionError):
+        await second
+    assert wire.log == [("send", [2]), ("resend", [2])]
+    assert await tally.counters() == {"a": 5}
+    # The batch after them is sent again as usual.
+    third = await pipeline.apply_and_send([as_record(tally_event("b", 1), 2)])
+    assert wire.log[-1] == ("send", [1])
+    wire.acks[-1].set_result(None)
+    await third
