@@ -4,6 +4,10 @@ A statement is claimed by committing "sending" (with a lease) before the mail se
 called, and its outcome is recorded only if the row is still as the claim left it. A worker that
 stops mid-send leaves "sending" behind; when the lease runs out the statement becomes
 "unconfirmed" (needs attention) and is not sent again on its own: see domain/delivery.py.
+
+The lease is renewed as the conversation starts, and the statement is sent only if that
+succeeds: one claimed in a pass may wait behind the others for a long time when the mail server
+is slow, long enough for another replica to report it unconfirmed. It must not then be sent.
 """
 
 from __future__ import annotations
@@ -152,9 +156,17 @@ class Deliveries:
                     claimed.append(sending)
         return claimed
 
-    async def _deliver(self, record: StatementRecord) -> None:
-        assert record.delivered_to is not None
+    async def _deliver(self, claimed: StatementRecord) -> None:
+        assert claimed.delivered_to is not None
         async with self._sends:
+            record = await self._renew(claimed)
+            if record is None:
+                log.warning(
+                    "statement %s was reported unconfirmed while it waited to be sent; not sent",
+                    claimed.statement_id,
+                )
+                return
+            assert record.delivered_to is not None
             message = statement_email(
                 Document(record.subject, record.body_text, record.body_html, record.pdf),
                 sender=self._sender,
@@ -168,6 +180,13 @@ class Deliveries:
         now = self._clock.now()
         outcome = after_attempt(attempt, record.attempts, self._policy, now)
         await self._record(record, outcome, now)
+
+    async def _renew(self, claimed: StatementRecord) -> StatementRecord | None:
+        """The lease from now, for one conversation; None if the statement moved on."""
+        now = self._clock.now()
+        renewed = replace(claimed, sending_until=now + self._lease, updated_at=now)
+        async with self._engine.begin() as conn:
+            return renewed if await save_if_unchanged(conn, claimed, renewed) else None
 
     async def _record(self, sending: StatementRecord, outcome: Outcome, now: datetime) -> None:
         after = _after(sending, outcome, now)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
@@ -140,6 +141,78 @@ async def test_statement_left_sending_by_a_stopped_worker_is_unconfirmed_not_res
     assert sent["request_event_id"] == request
     [caught] = mail.wait_for(1, timeout_s=5)
     assert caught.message["Message-ID"] == message_id
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_statement_reported_unconfirmed_while_it_waited_in_the_pass_is_not_sent(
+    settings: RuntimeSettings, database_url: str, mail: MailCatcher
+) -> None:
+    """One send at a time and a slow mail server: the second statement of a pass waits so
+    long that another replica reports it unconfirmed (its lease ran out). Then it must not be
+    sent: a customer would get a statement the back office was told had failed."""
+    async with held_first_connection((mail.host, mail.port)) as relay:
+        config = statements_settings(
+            settings, database_url, ("127.0.0.1", relay.port), STATEMENT_SENDS_CONCURRENT_MAX=1
+        )
+        async with running_statements(config, SetClock(START), mail) as statements:
+            numbers = [await november_statement(statements), await november_statement(statements)]
+            deliveries, clock = statements.deliveries, statements.clock
+            passing = asyncio.create_task(deliveries.deliver_due(clock.now()))
+            for _ in range(200):
+                if relay.connections:
+                    break
+                await asyncio.sleep(0.05)
+            assert relay.connections == 1, "the first statement is being sent"
+            later = clock.now() + timedelta(seconds=config.sending_lease_s + 1)
+            assert await deliveries.release_stalled(later) == 2
+            relay.release.set()
+            assert await passing == 2
+            statuses = sorted([await status_of(statements, n) for n in numbers])
+    # The first was in the mail server's hands: known sent once it answered. The second
+    # never started.
+    assert statuses == [("sent", 1), ("unconfirmed", 1)]
+    assert relay.connections == 1
+    assert len(mail.messages) == 1
+
+
+@dataclass
+class HeldRelay:
+    port: int = 0
+    connections: int = 0
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@asynccontextmanager
+async def held_first_connection(to: tuple[str, int]) -> AsyncIterator[HeldRelay]:
+    """A TCP relay to a mail server that holds its first connection until released: a mail
+    server slow to answer."""
+    relay = HeldRelay()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        relay.connections += 1
+        if relay.connections == 1:
+            await relay.release.wait()
+        upstream_reader, upstream_writer = await asyncio.open_connection(*to)
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    server = await asyncio.start_server(forward, "127.0.0.1", 0)
+    relay.port = server.sockets[0].getsockname()[1]
+    try:
+        yield relay
+    finally:
+        relay.release.set()
+        server.close()
+        await server.wait_closed()
 
 
 @asynccontextmanager
