@@ -31,7 +31,7 @@ def _money(amount: Decimal | None) -> str | None:
     return format_amount(amount) if amount is not None else None
 
 
-def _time(moment: datetime) -> str:
+def iso_time(moment: datetime) -> str:
     """A timestamp as pydantic writes it: ISO 8601, "Z" for UTC."""
     text = moment.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -62,7 +62,7 @@ def decision_reply(
         "available_credit": _money(account.available_credit) if account else None,
         "over_limit": account.over_limit if account else False,
         # The till reads the time in its own offset.
-        "decided_at": _time(now.astimezone(sale.occurred_at.tzinfo)),
+        "decided_at": iso_time(now.astimezone(sale.occurred_at.tzinfo)),
     }
     return Outgoing(CREDIT_DECISIONS, sale.account_number, orjson.dumps(decision))
 
@@ -156,7 +156,7 @@ def entry_posted(
     way)."""
     event = {
         "event_id": derived_id("ev", entry.entry_id, "entry_posted"),
-        "occurred_at": _time(now),
+        "occurred_at": iso_time(now),
         "command_id": command_id,
         "type": "entry_posted",
         "account_number": entry.account_number,
@@ -168,7 +168,7 @@ def entry_posted(
             "balance_after": format_amount(entry.balance_after),
             "reference": entry.reference,
             "due_date": entry.due_date.isoformat() if entry.due_date else None,
-            "posted_at": _time(entry.posted_at),
+            "posted_at": iso_time(entry.posted_at),
             "forced": entry.forced,
             "override": {"code": entry.override[0], "authorised_by": entry.override[1]}
             if entry.override

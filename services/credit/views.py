@@ -14,6 +14,7 @@ from services.common.messages import Outgoing
 from services.credit import repository
 from services.credit.domain.aging import Owed, age
 from services.credit.domain.open_items import OpenItem
+from services.credit.messages import iso_time
 from services.credit.tables import accounts
 from shared.money import format_amount
 from shared.topics import ACCOUNT_EVENTS, CREDIT_DECISIONS
@@ -60,7 +61,7 @@ def _item(item: OpenItem) -> dict[str, Any]:
         "amount": format_amount(item.amount),
         "open_amount": format_amount(item.open_amount),
         "due_date": item.due_date.isoformat(),
-        "posted_at": item.posted_at.isoformat(),
+        "posted_at": iso_time(item.posted_at),
     }
 
 

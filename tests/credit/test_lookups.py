@@ -90,6 +90,8 @@ async def test_look_up_shows_balance_open_items_and_aging(credit_with_redis: Har
     assert view["available_credit"] == "864.50"
     assert view["status"] == "active" and view["currency"] == "NZD"
     assert [i["reference"] for i in view["open_items"]][-1] == sale["sale_id"]
+    # Timestamps as the events write them: ISO 8601 with "Z" for UTC.
+    assert all(i["posted_at"].endswith("Z") for i in view["open_items"])
     assert sum(float(v) for v in view["aging"].values()) == pytest.approx(135.50)
     assert view["aging"]["current"] == "135.50"
 
