@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -267,17 +267,27 @@ async def load_open_items(
 ) -> dict[str, list[OpenItem]]:
     """The items still open on these accounts (already locked with their accounts), or only
     their unused credits (what a new debit settles against)."""
-    wanted = list(numbers)
-    if not wanted:
+    if credits_only:
+        return await load_books_items(conn, (), numbers)
+    return await load_books_items(conn, numbers, ())
+
+
+async def load_books_items(
+    conn: AsyncConnection, every_item_of: Iterable[str], credits_of: Iterable[str]
+) -> dict[str, list[OpenItem]]:
+    """In one query: every open item of some accounts, and only the unused credits (what a
+    new debit settles against) of others; all already locked with their accounts."""
+    complete, partial = list(every_item_of), list(credits_of)
+    if not complete and not partial:
         return {}
-    column = open_items.c.open_amount
-    rows = await conn.execute(
-        select(open_items).where(
-            one_of(conn, open_items.c.account_number, wanted),
-            # As two ranges, so each is answered by its partial index (0004).
-            column < 0 if credits_only else or_(column < 0, column > 0),
-        )
-    )
+    number, column = open_items.c.account_number, open_items.c.open_amount
+    # Open amounts as two ranges, so each is answered by its partial index (0004).
+    wanted = []
+    if complete:
+        wanted.append(and_(one_of(conn, number, complete), or_(column < 0, column > 0)))
+    if partial:
+        wanted.append(and_(one_of(conn, number, partial), column < 0))
+    rows = await conn.execute(select(open_items).where(or_(*wanted)))
     found: dict[str, list[OpenItem]] = {}
     for r in rows:
         found.setdefault(r.account_number, []).append(
@@ -359,13 +369,10 @@ async def account_open_items(conn: AsyncConnection, number: str) -> list[OpenIte
     return (await load_open_items(conn, [account.number])).get(number, [])
 
 
-async def mark_reversed(conn: AsyncConnection, sale_ids: Sequence[str], now: datetime) -> None:
-    if sale_ids:
-        await conn.execute(
-            update(sale_charges)
-            .where(sale_charges.c.sale_id.in_(list(sale_ids)))
-            .values(reversed_at=now)
-        )
+def mark_reversed(writes: Writes, sale_ids: Sequence[str], now: datetime) -> None:
+    """Charges stored before this batch (one charged and voided in the batch is inserted
+    already reversed)."""
+    writes.update(sale_charges, ["sale_id"], [{"sale_id": s, "reversed_at": now} for s in sale_ids])
 
 
 async def find_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, Account]:

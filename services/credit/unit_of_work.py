@@ -83,8 +83,7 @@ class CreditUnitOfWork:
         else:
             complete = charges_only_but.accounts(accounts, charges)
         partial = accounts.keys() - complete
-        items = await repository.load_open_items(conn, sorted(complete))
-        items |= await repository.load_open_items(conn, sorted(partial), credits_only=True)
+        items = await repository.load_books_items(conn, sorted(complete), sorted(partial))
         held = sorted(n for n in partial if accounts[n].overdue_hold_days is not None)
         oldest = await repository.oldest_debit_dues(conn, held)
         books = {
@@ -158,11 +157,11 @@ class CreditUnitOfWork:
         # Before the entries that refer to them.
         await repository.insert_accounts(self.conn, self.new_accounts)
         await repository.update_accounts(self.conn, list(self.changed.values()))
-        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
-        if reversed_at is not None:
-            await repository.mark_reversed(self.conn, self.reversed_sales, reversed_at)
         collected = Writes.of(self.conn)
         writes = collected if collected is not None else Writes()
+        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
+        if reversed_at is not None:
+            repository.mark_reversed(writes, self.reversed_sales, reversed_at)
         repository.update_balances(
             writes,
             [
