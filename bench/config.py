@@ -13,6 +13,7 @@ class BenchConfig:
     tills: int = 50
     accounts: int = 2_000
     workers: int = 1
+    consumers: int = 2  # per credit worker process (TABS_CONSUMERS)
     partitions: int = 6
     # Open-loop phase: the offered rate and how long it is offered (the latency figure).
     rate_per_s: float = 2_000.0
@@ -31,7 +32,7 @@ class BenchConfig:
     # The tills' producer: how long a record may wait for others going to the same partition.
     # 5 ms is the Java producer's default since Kafka 4.0 and librdkafka's; latency includes it.
     tills_linger_ms: int = 5
-    batch_size_max: int = 1000
+    batch_size_max: int = 500
     loyalty: bool = False
     loyalty_sales: int = 20_000
     # Mailchimp: ROUNDS (4) changes per customer through the CRM worker and the stand-in.

@@ -98,6 +98,7 @@ class CreditRun:
             partitions=self.config.partitions,
             fetch_max_wait_ms=self.config.fetch_max_wait_ms,
             batch_size_max=self.config.batch_size_max,
+            consumers=self.config.consumers,
             redis_url=self.stack.redis_url,
         )
         self.env["CREDIT_DATABASE_URL"] = self.database_url

@@ -29,6 +29,7 @@ def worker_env(
     fetch_max_wait_ms: int,
     batch_size_max: int,
     redis_url: str | None,
+    consumers: int | None = None,
 ) -> dict[str, str]:
     env = {
         **base,
@@ -43,6 +44,8 @@ def worker_env(
         "KAFKA_FETCH_MAX_WAIT_MS": str(fetch_max_wait_ms),
         "TABS_BATCH_SIZE_MAX": str(batch_size_max),
     }
+    if consumers is not None:
+        env["TABS_CONSUMERS"] = str(consumers)
     env.pop("REDIS_URL", None)
     if redis_url is not None:
         env["REDIS_URL"] = redis_url

@@ -36,7 +36,10 @@ def bench(
     sqlite: Annotated[bool, typer.Option(help="SQLite files instead of PostgreSQL.")] = False,
     redis: Annotated[bool, typer.Option(help="Keep the credit read model in Redis.")] = False,
     fetch_max_wait_ms: Annotated[int, typer.Option(help="Workers' fetch_max_wait_ms.")] = 100,
-    batch_size_max: Annotated[int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")] = 1000,
+    batch_size_max: Annotated[int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")] = 500,
+    consumers: Annotated[
+        int, typer.Option(help="Consumers per credit worker process (TABS_CONSUMERS).", min=1)
+    ] = 2,
     tills_linger_ms: Annotated[
         int, typer.Option(help="The tills' producer linger_ms (latency includes it).", min=0)
     ] = 5,
@@ -103,6 +106,7 @@ def bench(
         fetch_max_wait_ms=fetch_max_wait_ms,
         batch_size_max=batch_size_max,
         tills_linger_ms=tills_linger_ms,
+        consumers=consumers,
         loyalty=loyalty,
         loyalty_sales=loyalty_sales,
         mailchimp=mailchimp,

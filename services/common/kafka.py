@@ -62,6 +62,20 @@ def build_broker(settings: RuntimeSettings, client_id: str) -> KafkaBroker:
     )
 
 
+async def start_subscribers_together(broker: KafkaBroker) -> None:
+    """What `broker.start()` does, but with the subscribers started at once.
+
+    FastStream starts them one after another, and each waits for its group join: a worker's
+    second consumer would join after the first had its partitions, and take half of them in a
+    second round (the embedded broker holds a join for half the session timeout, so seconds
+    with nothing consumed). Started together they join as one generation."""
+    await broker.connect()
+    await asyncio.gather(*(subscriber.start() for subscriber in broker.subscribers))
+    for publisher in broker.publishers:
+        await publisher.start()
+    broker.running = True
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     topics: Sequence[str],

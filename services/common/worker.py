@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
@@ -23,6 +24,7 @@ from services.common.kafka import (
     Publishers,
     build_broker,
     ensure_topics,
+    start_subscribers_together,
     subscribe,
 )
 from services.common.messages import Outgoing, Record
@@ -42,25 +44,30 @@ log = logging.getLogger(__name__)
 def build_app(
     spec: ServiceSpec,
     settings: RuntimeSettings,
-    on_batch: BatchHandler,
+    on_batch: BatchHandler | Sequence[BatchHandler],
     metrics: Metrics | None = None,
-    commits: DeferredCommits | None = None,
+    commits: Sequence[DeferredCommits] = (),
 ) -> tuple[FastStream, Publishers]:
-    """The FastStream app of a service, as it runs and as its AsyncAPI document shows it."""
+    """The FastStream app of a service, as it runs and as its AsyncAPI document shows it.
+
+    One consumer per batch handler, all in the service's group: each gets its share of the
+    partitions, and one applies its batch while another waits for the database."""
     broker = build_broker(settings, client_id=f"tabs-{spec.name}")
     publishers = Publishers(
         broker, settings, spec.produces, dead_letters_of=[doc.topic for doc in spec.consumes]
     )
-    subscribe(
-        broker,
-        settings,
-        group_id=spec.group_id(settings),
-        consumes=spec.consumes,
-        title=f"{spec.name}:consume",
-        on_batch=on_batch,
-        metrics=metrics,
-        commits=commits,
-    )
+    handlers = [on_batch] if callable(on_batch) else list(on_batch)
+    for n, handler in enumerate(handlers):
+        subscribe(
+            broker,
+            settings,
+            group_id=spec.group_id(settings),
+            consumes=spec.consumes,
+            title=f"{spec.name}:consume" if n == 0 else f"{spec.name}:consume:{n + 1}",
+            on_batch=handler,
+            metrics=metrics,
+            commits=commits[n] if n < len(commits) else None,
+        )
     app = FastStream(broker, specification=AsyncAPI(title=spec.title, version=spec.version))
     return app, publishers
 
@@ -80,11 +87,17 @@ class Worker:
         self.metrics = Metrics(spec.name)
         self.engine = create_engine(database_url)
         self._database_url = database_url
-        self.commits = DeferredCommits()
+        consumers = range(settings.consumers)
+        self.commits = [DeferredCommits() for _ in consumers]
         self.app, self.publishers = build_app(
-            spec, settings, self._on_batch, self.metrics, self.commits
+            spec,
+            settings,
+            [functools.partial(self._on_batch, n) for n in consumers],
+            self.metrics,
+            self.commits,
         )
-        self._pipeline: Pipeline | None = None
+        # One per consumer: each keeps its own batches in order.
+        self._pipelines: list[Pipeline] = []
         self.read_model = (
             ReadModel(
                 self.engine,
@@ -120,9 +133,9 @@ class Worker:
         assert isinstance(broker, KafkaBroker)
         return broker
 
-    async def _on_batch(self, records: Sequence[Record]) -> Awaitable[None]:
-        assert self._pipeline is not None, "the consumer starts after the pipeline"
-        return await self._pipeline.apply_and_send(records)
+    async def _on_batch(self, consumer: int, records: Sequence[Record]) -> Awaitable[None]:
+        assert self._pipelines, "the consumers start after the pipelines"
+        return await self._pipelines[consumer].apply_and_send(records)
 
     async def _send(self, messages: Sequence[Outgoing]) -> Awaitable[None]:
         acknowledged = await self.publishers.send(messages)
@@ -147,18 +160,22 @@ class Worker:
             settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
         )
-        self._pipeline = Pipeline(
-            consumer_group=spec.group_id(settings),
-            engine=self.engine,
-            handlers=spec.handlers(self._context),
-            inbox=Inbox(spec.tables),
-            publish=self._publish,
-            send=self._send,
-            clock=self.clock,
-            metrics=self.metrics,
-            retry_backoff_max_s=settings.retry_backoff_max_s,
-            after_commit=self.read_model.committed if self.read_model else None,
-        )
+        handlers = spec.handlers(self._context)
+        self._pipelines = [
+            Pipeline(
+                consumer_group=spec.group_id(settings),
+                engine=self.engine,
+                handlers=handlers,
+                inbox=Inbox(spec.tables),
+                publish=self._publish,
+                send=self._send,
+                clock=self.clock,
+                metrics=self.metrics,
+                retry_backoff_max_s=settings.retry_backoff_max_s,
+                after_commit=self.read_model.committed if self.read_model else None,
+            )
+            for _ in self.commits
+        ]
         http_app = build_http_app(self.metrics, self._is_ready, settings.tokens)
         spec.routes(http_app, self._context)
         self._http = await serve(http_app, settings.http_host, settings.http_port)
@@ -166,7 +183,10 @@ class Worker:
         await self.broker.connect()
         # Messages committed before a crash but never published go out before anything new.
         await self.relay.sweep(age_s=0)
-        await self.broker.start()
+        if len(self.commits) > 1:
+            await start_subscribers_together(self.broker)
+        else:
+            await self.broker.start()
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{spec.name}-outbox-sweep")]
         if self.read_model is not None:
             self._tasks.append(asyncio.create_task(self._keep_read_model(self.read_model)))
@@ -202,7 +222,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         # The last batches' offsets are committed once acknowledged: wait for them first.
-        await self.commits.close()
+        await asyncio.gather(*(commits.close() for commits in self.commits))
         await self.broker.stop()
         if self._http is not None:
             await self._http.cleanup()
