@@ -87,9 +87,7 @@ async def test_a_charge_past_its_hold_declines_until_it_is_paid(
     assert refused["reason"] == "overdue_hold"
     # Paying the late charge lifts the hold; the later charge is not yet due.
     await credit_at.command(
-        command(
-            "record_payment", number, payment_id=unique("P-"), amount="100.00", method="eft"
-        )
+        command("record_payment", number, payment_id=unique("P-"), amount="100.00", method="eft")
     )
     await entry_for(credit_at, number, "payment")
     assert (await decide(credit_at, number, "10.00"))["decision"] == "approved"

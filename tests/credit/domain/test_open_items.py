@@ -221,7 +221,6 @@ def test_a_book_of_credits_only_charges_and_holds_like_the_complete_book(
     assert {f"C{n}" for n in range(len(charges))} <= {i.item_id for i in partial.items}
 
 
-
 def test_a_book_of_credits_only_cannot_settle_debits() -> None:
     book = Book(an_account(balance="10.00"), complete=False)
     with pytest.raises(AssertionError):
