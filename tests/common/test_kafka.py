@@ -99,3 +99,22 @@ async def test_two_consumers_racing_on_the_same_messages_apply_each_once(
     workers = (owner, straggler)
     assert sum(messages_counted(w, "applied") for w in workers) == len(events)
     assert sum(messages_counted(w, "duplicate") for w in workers) == len(events)
+
+
+async def test_a_workers_consumers_share_the_partitions_from_the_start(tally: Tally) -> None:
+    """Two consumers in one worker (the default) join together: each has its share of the
+    partitions as soon as the worker is started, and between them every event is applied."""
+    settings = tally.settings.model_copy(update={"consumers": 2})
+    events = [tally_event(counter, 1) for counter in "abcdefgh"]
+    async with running_worker(SPEC, settings, tally.database_url) as worker:
+        consumers = [getattr(s, "consumer", None) for s in worker.broker.subscribers]
+        owned = [{(p.topic, p.partition) for p in c.assignment()} for c in consumers if c]
+        for event in events:
+            await tally.send(event)
+        await tally.totals_for_all([e["event_id"] for e in events])
+    assert len(owned) == 2
+    assert all(owned), "each consumer was given partitions when the worker started"
+    assert not owned[0] & owned[1]
+    assert len(owned[0] | owned[1]) == settings.topic_partitions * len(SPEC.consumes)
+    assert messages_counted(worker, "applied") == len(events)
+    assert await tally.counters() == {counter: 1 for counter in "abcdefgh"}
