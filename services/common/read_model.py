@@ -59,6 +59,10 @@ class ReadModel:
         )
         self._prefix = f"{key_prefix}{views.name}:"
         self._pending: set[str] = set()
+        # Refreshes run concurrently (a worker's consumers, the retry loop, the rebuild at
+        # start): each chunk is read and written under this lock, so that a view read earlier
+        # is never written over one read later.
+        self._writing = asyncio.Lock()
         self._retry_interval_s = retry_interval_s
         self._batch_keys_max = batch_keys_max
 
@@ -86,13 +90,15 @@ class ReadModel:
         try:
             for start in range(0, len(wanted), self._batch_keys_max):
                 chunk = wanted[start : start + self._batch_keys_max]
-                async with self._engine.connect() as conn:
-                    views = await self._views.build(conn, chunk)
-                if views:
-                    await self._redis.mset(
-                        {self.redis_key(k): orjson.dumps(v) for k, v in views.items()}
-                    )
-            self._pending.clear()
+                async with self._writing:
+                    async with self._engine.connect() as conn:
+                        views = await self._views.build(conn, chunk)
+                    if views:
+                        await self._redis.mset(
+                            {self.redis_key(k): orjson.dumps(v) for k, v in views.items()}
+                        )
+            # Only what this refresh wrote: another may have failed meanwhile.
+            self._pending.difference_update(wanted)
         except (RedisError, OSError) as error:
             if not self._pending:
                 log.warning(

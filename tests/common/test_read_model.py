@@ -1,0 +1,61 @@
+"""The read model in Redis: refreshes that overlap (a worker's consumers, the retry loop, the
+rebuild at start) never leave a view older than the database's latest read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from services.common.messages import Outgoing
+from services.common.read_model import ReadModel
+from tests.support.naming import unique
+
+
+class SlowFirstRead:
+    """Views whose first build reads the state, then waits (a slow database answer)."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.state: dict[str, int] = {}
+        self.read_once = asyncio.Event()
+        self.release = asyncio.Event()
+        self._builds = 0
+
+    def keys_of(self, messages: Sequence[Outgoing]) -> set[str]:
+        return set()
+
+    async def all_keys(self, conn: AsyncConnection) -> list[str]:
+        return list(self.state)
+
+    async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
+        views = {k: {"version": self.state[k]} for k in keys if k in self.state}
+        self._builds += 1
+        if self._builds == 1:
+            self.read_once.set()
+            await self.release.wait()
+        return views
+
+
+async def test_a_view_read_earlier_is_never_written_over_one_read_later(redis_url: str) -> None:
+    engine = create_async_engine("sqlite+aiosqlite://")
+    views = SlowFirstRead()
+    model = ReadModel(engine, views, redis_url, key_prefix=f"{unique('t')}:")
+    try:
+        views.state["k"] = 1
+        first = asyncio.create_task(model.refresh(["k"]))
+        await views.read_once.wait()
+        # A commit changes the view and refreshes it while the first refresh is still out.
+        views.state["k"] = 2
+        second = asyncio.create_task(model.refresh(["k"]))
+        await asyncio.sleep(0.2)
+        views.release.set()
+        await asyncio.gather(first, second)
+        assert await model.get("k") == {"version": 2}
+        assert model.pending == 0
+    finally:
+        await model.close()
+        await engine.dispose()
