@@ -12,7 +12,6 @@ calls are counted after the worker has stopped, so none is missed.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
@@ -20,7 +19,7 @@ from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.config import BenchConfig
-from bench.customer_changes import AudienceMember, ChangePlan, audience_problems, customer_changes
+from bench.customer_changes import ChangePlan, audience_problems, customer_changes
 from bench.phase import PhaseOutcome
 from bench.processes import start_workers, stop_workers, wait_ready, worker_env
 from bench.records import GroupProgress, publish_all
@@ -29,6 +28,7 @@ from bench.stack import Stack
 from services.common.database import create_engine
 from services.common.kafka import ensure_topics
 from services.crm import audience_repository
+from services.crm.domain.drift import AudienceMember
 from services.local.mailchimp import MailchimpServer
 from services.local.mailchimp.state import ServerState
 from shared.topics import ACCOUNT_EVENTS, CRM_CUSTOMERS, CRM_LOYALTY, POS_SALES, dead_letter_topic
@@ -83,14 +83,7 @@ async def mailchimp_run(
     await stand_in.start()
     try:
         env = worker_env(
-            os.environ,
-            bootstrap=stack.bootstrap,
-            topic_prefix=prefix,
-            group_prefix=group_prefix,
-            partitions=config.partitions,
-            fetch_max_wait_ms=config.fetch_max_wait_ms,
-            batch_size_max=config.batch_size_max,
-            redis_url=stack.redis_url,
+            config, bootstrap=stack.bootstrap, topic_prefix=prefix, redis_url=stack.redis_url
         )
         env |= {
             "CRM_DATABASE_URL": database_url,

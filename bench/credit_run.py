@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -91,15 +90,11 @@ class CreditRun:
         self.prefix = f"bench-{self.run_id}-{generation}."
         self.topic = {name: self.prefix + name for name in CREDIT_TOPICS}
         self.env = worker_env(
-            os.environ,
+            self.config,
             bootstrap=self.stack.bootstrap,
             topic_prefix=self.prefix,
-            group_prefix=f"bench-{self.run_id}-{generation}",
-            partitions=self.config.partitions,
-            fetch_max_wait_ms=self.config.fetch_max_wait_ms,
-            batch_size_max=self.config.batch_size_max,
-            consumers=self.config.consumers,
             redis_url=self.stack.redis_url,
+            consumers=self.config.consumers,
         )
         self.env["CREDIT_DATABASE_URL"] = self.database_url
         self.decisions = DecisionCollector(

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from bench.records import KeyedRecord
+from services.crm.domain.drift import AudienceMember
 from shared.customers import CustomerUpsert
 
 ROUNDS = 4
@@ -34,16 +35,6 @@ class ExpectedMember:
     email: str
     opted_in: bool
     merge_fields: dict[str, str]
-    tags: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AudienceMember:
-    """A member as the Mailchimp stand-in holds it."""
-
-    email: str
-    status: str
-    merge_fields: Mapping[str, str]
     tags: tuple[str, ...]
 
 

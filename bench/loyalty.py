@@ -8,7 +8,6 @@ The sales go to topics of their own, so the CRM sees only completed sales.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
@@ -57,16 +56,7 @@ async def loyalty_run(
         )
     finally:
         await producer.stop()
-    env = worker_env(
-        os.environ,
-        bootstrap=stack.bootstrap,
-        topic_prefix=prefix,
-        group_prefix=f"bench-{run_id}-crm",
-        partitions=config.partitions,
-        fetch_max_wait_ms=config.fetch_max_wait_ms,
-        batch_size_max=config.batch_size_max,
-        redis_url=None,
-    )
+    env = worker_env(config, bootstrap=stack.bootstrap, topic_prefix=prefix)
     env["CRM_DATABASE_URL"] = database_url
     workers = start_workers("crm", config.workers, env, stack.work_dir / "logs")
     try:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from bench.config import BenchConfig
 from services.local.process import free_port
 from services.local.stack import WorkerProcess
 
@@ -20,29 +21,27 @@ STOP_TIMEOUT_S = 20.0
 
 
 def worker_env(
-    base: Mapping[str, str],
+    config: BenchConfig,
     *,
     bootstrap: str,
     topic_prefix: str,
-    group_prefix: str,
-    partitions: int,
-    fetch_max_wait_ms: int,
-    batch_size_max: int,
-    redis_url: str | None,
+    redis_url: str | None = None,
     consumers: int | None = None,
 ) -> dict[str, str]:
+    """A phase's workers: on its own topics (`topic_prefix`, ending in a dot) and in a consumer
+    group named like them, with the run's settings."""
     env = {
-        **base,
+        **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "TABS_TOPIC_PREFIX": topic_prefix,
-        "TABS_CONSUMER_GROUP_PREFIX": group_prefix,
-        "TOPIC_PARTITIONS": str(partitions),
+        "TABS_CONSUMER_GROUP_PREFIX": topic_prefix.removesuffix("."),
+        "TOPIC_PARTITIONS": str(config.partitions),
         # As `tabs up`: the embedded broker holds a group join for half the session timeout.
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         # The broker answers an empty fetch only when this runs out (see BROKER.md).
-        "KAFKA_FETCH_MAX_WAIT_MS": str(fetch_max_wait_ms),
-        "TABS_BATCH_SIZE_MAX": str(batch_size_max),
+        "KAFKA_FETCH_MAX_WAIT_MS": str(config.fetch_max_wait_ms),
+        "TABS_BATCH_SIZE_MAX": str(config.batch_size_max),
     }
     if consumers is not None:
         env["TABS_CONSUMERS"] = str(consumers)

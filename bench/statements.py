@@ -12,7 +12,6 @@ loop only reads how many messages it has.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -72,16 +71,7 @@ async def statements_run(
     plan = ledgers(config.statements_accounts, f"{run_id}-", datetime.now(UTC), zone)
     await publish_all(stack.bootstrap, prefix + ACCOUNT_EVENTS, plan.account_events)
     with MailCatcher() as mail:
-        env = worker_env(
-            os.environ,
-            bootstrap=stack.bootstrap,
-            topic_prefix=prefix,
-            group_prefix=f"bench-{run_id}-st",
-            partitions=config.partitions,
-            fetch_max_wait_ms=config.fetch_max_wait_ms,
-            batch_size_max=config.batch_size_max,
-            redis_url=None,
-        )
+        env = worker_env(config, bootstrap=stack.bootstrap, topic_prefix=prefix)
         env |= {
             "STATEMENTS_DATABASE_URL": database_url,
             "BUSINESS_TIMEZONE": BUSINESS_TIMEZONE,

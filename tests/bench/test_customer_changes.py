@@ -9,12 +9,12 @@ import orjson
 from bench.audience import call_figures
 from bench.customer_changes import (
     ROUNDS,
-    AudienceMember,
     ExpectedMember,
     audience_problems,
     customer_changes,
     expected_member,
 )
+from services.crm.domain.drift import AudienceMember
 
 
 def _audience(expected: dict[str, ExpectedMember]) -> list[AudienceMember]:

@@ -18,7 +18,7 @@ from services.common.messages import Outgoing, Record
 from services.common.metrics import Metrics
 from services.common.migrations import upgrade_to_head
 from services.common.outbox import Outbox
-from services.common.pipeline import Pipeline
+from services.common.pipeline import Pipeline, Publish, Send
 from services.common.service import ServiceContext
 from tests.common.harness import Tally, batches_handled, tally_event
 from tests.common.tally_service import SPEC, TALLY_EVENTS, TALLY_TOTALS, runtime
@@ -29,8 +29,10 @@ async def _die_before_publishing(messages: Sequence[Outgoing]) -> None:
     raise ConnectionResetError("the worker died after its commit, before publishing")
 
 
-def crashing_pipeline(tally: Tally) -> Pipeline:
-    """A tally pipeline on the real database whose worker dies right after each commit."""
+def tally_pipeline(
+    tally: Tally, publish: Publish, *, send: Send | None = None, publish_attempts_max: int
+) -> Pipeline:
+    """A tally pipeline on the real database, publishing through the test's hands."""
     clock = SystemClock()
     context = ServiceContext(settings=tally.settings, engine=tally.engine, clock=clock)
     return Pipeline(
@@ -38,11 +40,18 @@ def crashing_pipeline(tally: Tally) -> Pipeline:
         engine=tally.engine,
         handlers=SPEC.handlers(context),
         inbox=Inbox(runtime),
-        publish=_die_before_publishing,
-        publish_attempts_max=1,
+        publish=publish,
+        send=send,
+        publish_attempts_max=publish_attempts_max,
+        retry_backoff_max_s=0.01,
         clock=clock,
         metrics=Metrics(SPEC.name),
     )
+
+
+def crashing_pipeline(tally: Tally) -> Pipeline:
+    """A tally pipeline whose worker dies right after each commit."""
+    return tally_pipeline(tally, _die_before_publishing, publish_attempts_max=1)
 
 
 def as_record(event: dict[str, Any], offset: int) -> Record:
@@ -119,20 +128,7 @@ class Wire:
 
 
 def wired_pipeline(tally: Tally, wire: Wire) -> Pipeline:
-    clock = SystemClock()
-    context = ServiceContext(settings=tally.settings, engine=tally.engine, clock=clock)
-    return Pipeline(
-        consumer_group=SPEC.group_id(tally.settings),
-        engine=tally.engine,
-        handlers=SPEC.handlers(context),
-        inbox=Inbox(runtime),
-        publish=wire.publish,
-        send=wire.send,
-        publish_attempts_max=2,
-        retry_backoff_max_s=0.01,
-        clock=clock,
-        metrics=Metrics(SPEC.name),
-    )
+    return tally_pipeline(tally, wire.publish, send=wire.send, publish_attempts_max=2)
 
 
 async def test_a_batch_is_sent_only_after_the_one_before_is_acknowledged_or_resent(
