@@ -27,6 +27,7 @@ from bench.loadgen import (
     DecisionCollector,
     Published,
     Received,
+    no_collector_pauses,
     publish_backlog,
     publish_open_loop,
     tills_producer,
@@ -191,16 +192,17 @@ class CreditRun:
         expected = sum(1 for m in messages if m.decided)
         sending = self._task(f"offering {config.rate_per_s:,.0f}/s", total=len(messages))
         since = time.monotonic()
-        published = await publish_open_loop(
-            self.producer,
-            self.topic[POS_SALES],
-            messages,
-            config.rate_per_s,
-            lambda n: self.progress.update(sending, completed=n),
-        )
-        received = await self._decisions(
-            expected, since, config.drain_timeout_s, "decided (offered)"
-        )
+        with no_collector_pauses():
+            published = await publish_open_loop(
+                self.producer,
+                self.topic[POS_SALES],
+                messages,
+                config.rate_per_s,
+                lambda n: self.progress.update(sending, completed=n),
+            )
+            received = await self._decisions(
+                expected, since, config.drain_timeout_s, "decided (offered)"
+            )
         batches = await self._batch_figures()
         latencies = latencies_ms(published, received)
         return {
