@@ -168,6 +168,7 @@ def subscribe(
         # context lookup run in a thread, a thread hop per batch.
         message: KafkaMessage = broker.context.get_local("message")
         started = time.perf_counter()
+        held = _hold_fetches(message.consumer, len(body), settings.batch_size_max)
         if metrics is not None and finished:
             metrics.stage_seconds.labels("idle").observe(started - finished[0])
         epoch = commits.begin()
@@ -191,6 +192,9 @@ def subscribe(
                 consumer = cast(Committer, message.consumer)  # aiokafka's consumer
                 commits.after(consumer, epoch, published, admitted.records)
         finally:
+            # Not when stopping: the consumer was paused to take no new batch.
+            if not commits.closing:
+                _release_fetches(message.consumer, held)
             commits.end()
         finished[:] = [time.perf_counter()]
 
@@ -217,6 +221,32 @@ def subscribe(
     )
     subscriber(consume)
     commits.consumer = lambda: subscriber.consumer
+
+
+def _hold_fetches(consumer: Any, batch_size: int, batch_size_max: int) -> list[Any]:
+    """Holds a caught-up consumer's next fetch until its batch is applied; returns what to
+    release then.
+
+    aiokafka fetches again as soon as a batch is handed over, and keeps what comes back until
+    the next poll: a consumer that has caught up would then get, after applying this batch,
+    only the few records that arrived in the moment after it was handed over, and the ones
+    that arrived while it was applied would wait a whole batch more. Fetched after the apply,
+    the next batch holds all of them (measured: p50 98 -> 71 ms at 2,000 authorizes/s,
+    docs/performance.md). A full batch means more is waiting: then the fetch goes ahead, and
+    overlaps the apply."""
+    if batch_size >= batch_size_max:
+        return []
+    # Only those not paused already: what someone else paused stays theirs to resume.
+    partitions = list(consumer.assignment() - consumer.paused())
+    consumer.pause(*partitions)
+    return partitions
+
+
+def _release_fetches(consumer: Any, held: list[Any]) -> None:
+    # A rebalance meanwhile replaced the assignment: only partitions still assigned resume.
+    still = [tp for tp in held if tp in consumer.assignment()]
+    if still:
+        consumer.resume(*still)
 
 
 class Publishers:

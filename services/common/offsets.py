@@ -73,6 +73,7 @@ class DeferredCommits:
         self._idle.set()
         # The consumer, once subscribed (for pausing it when the worker stops).
         self.consumer: Callable[[], Any] | None = None
+        self.closing = False
 
     def begin(self) -> int:
         """Called as a batch arrives, before anything of it is applied."""
@@ -89,6 +90,7 @@ class DeferredCommits:
     async def close(self, timeout_s: float = 30.0) -> None:
         """Before the consumer stops: takes no new batch, lets the one in hand finish, and
         waits for the last commit, so that no applied batch is left uncommitted."""
+        self.closing = True
         consumer = self.consumer() if self.consumer is not None else None
         if consumer is not None:
             try:

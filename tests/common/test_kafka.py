@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import orjson
 
+from services.common.messages import Record
 from services.common.worker import Worker
 from tests.common.harness import Tally, messages_counted, tally_event
 from tests.common.tally_service import SPEC, runtime
@@ -118,3 +120,34 @@ async def test_a_workers_consumers_share_the_partitions_from_the_start(tally: Ta
     assert len(owned[0] | owned[1]) == settings.topic_partitions * len(SPEC.consumes)
     assert messages_counted(worker, "applied") == len(events)
     assert await tally.counters() == {counter: 1 for counter in "abcdefgh"}
+
+
+async def test_a_caught_up_consumer_takes_what_arrived_while_it_applied_in_its_next_batch(
+    tally: Tally,
+) -> None:
+    """aiokafka fetches again the moment a batch is handed over; had that fetch gone ahead,
+    the next batch would hold only what came in that moment, and the rest would wait a batch
+    more. The fetch is held until the batch is applied, so the next batch holds everything
+    that arrived meanwhile."""
+    settings = tally.settings.model_copy(update={"consumers": 1})
+    first = tally_event("slow", 1)
+    meanwhile = [tally_event("slow", 1) for _ in range(12)]
+    sizes: list[int] = []
+    async with running_worker(SPEC, settings, tally.database_url) as worker:
+        [pipeline] = worker._pipelines
+        apply_and_send = pipeline.apply_and_send
+
+        async def observed(records: Sequence[Record]) -> Awaitable[None]:
+            sizes.append(len(records))
+            if len(sizes) == 1:
+                # The others arrive one by one while the first batch is being applied.
+                for event in meanwhile:
+                    await tally.send(event)
+                    await asyncio.sleep(0.02)
+            return await apply_and_send(records)
+
+        pipeline.apply_and_send = observed  # type: ignore[method-assign]
+        await tally.send(first)
+        await tally.totals_for_all([e["event_id"] for e in [first, *meanwhile]])
+    assert sizes == [1, len(meanwhile)]
+    assert await tally.counters() == {"slow": 1 + len(meanwhile)}
