@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.loadgen import Received
+from services.credit.repository import dangling_references
 from services.credit.tables import accounts, entries, sale_charges
 
 SHOWN_MAX = 5
@@ -100,6 +101,7 @@ async def verify(
                 ).outerjoin(sums, sums.c.account_number == accounts.c.account_number)
             )
         ).all()
+        dangling = await dangling_references(conn)
     charges = {ref: n for kind, ref, n in per_sale if kind == "charge"}
     reversals = {ref: n for kind, ref, n in per_sale if kind == "charge_reversal"}
     result.counts |= {
@@ -120,6 +122,7 @@ async def verify(
         + [f"{s} reversed without a mark" for s in sorted(reversals.keys() - reversed_sales)]
         + [f"{s} marked, not reversed" for s in sorted(reversed_sales - reversals.keys())],
     )
+    result.check("nothing refers to a missing account or entry", dangling)
     result.check(
         "every balance is the sum of its entries",
         [f"{n}: balance {b} != entries {t}" for n, b, t, _, _ in balances if b != t],

@@ -395,3 +395,22 @@ async def with_members(conn: AsyncConnection, numbers: Iterable[str]) -> set[str
         .distinct()
     )
     return {r.parent_account_number for r in rows}
+
+
+async def dangling_references(conn: AsyncConnection) -> list[str]:
+    """Ledger rows that name an account or an entry that does not exist (none should: the
+    tables have no foreign keys, see tables.py, so this is how it is checked)."""
+    account, entry = accounts.c.account_number, entries.c.entry_id
+    checks = [
+        ("entry", entries.c.entry_id, entries.c.account_number, "account", account),
+        ("sale charge", sale_charges.c.sale_id, sale_charges.c.account_number, "account", account),
+        ("sale charge", sale_charges.c.sale_id, sale_charges.c.entry_id, "entry", entry),
+        ("open item", open_items.c.item_id, open_items.c.account_number, "account", account),
+        ("open item", open_items.c.item_id, open_items.c.item_id, "entry", entry),
+    ]
+    found: list[str] = []
+    for what, key, refers, named, target in checks:
+        missing = ~select(target).where(target == refers).exists()
+        rows = await conn.execute(select(key, refers).where(missing).order_by(key))
+        found += [f"{what} {k} names a missing {named} {r}" for k, r in rows]
+    return found

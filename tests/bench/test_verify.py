@@ -96,3 +96,16 @@ async def test_an_approved_sale_left_uncharged_fails(engine: AsyncEngine) -> Non
     result = await verify(engine, ["e1", "e2"], [_decision("e1", "s1"), _decision("e2", "s2")])
     assert not result.checks["each approved sale is charged once"]
     assert any("s2 approved, not charged" in p for p in result.problems)
+
+
+async def test_a_charge_of_a_missing_entry_or_account_fails(engine: AsyncEngine) -> None:
+    """The ledger tables have no foreign keys (tables.py): the check is the bench's."""
+    await _ledger(engine, 100, [("s1", 100)])
+    async with engine.begin() as conn:
+        stray = {"account_number": "A9", "amount": 5, "entry_id": "x-gone"}
+        stray |= {"sale_id": "s9", "request_event_id": "e9", "charged_at": NOW}
+        await conn.execute(insert(sale_charges).values(stray))
+    result = await verify(engine, ["e1"], [_decision("e1", "s1")])
+    assert not result.checks["nothing refers to a missing account or entry"]
+    assert any("sale charge s9 names a missing account A9" in p for p in result.problems)
+    assert any("sale charge s9 names a missing entry x-gone" in p for p in result.problems)

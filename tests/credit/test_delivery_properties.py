@@ -33,6 +33,7 @@ from services.common.pipeline import Pipeline
 from services.credit.app import SPEC
 from services.credit.consumers import AccountCommands, SaleEvents
 from services.credit.handlers import CreditHandlers
+from services.credit.repository import dangling_references
 from services.credit.settings import default_rating_limits
 from services.credit.tables import accounts, entries
 from shared.money import from_minor
@@ -167,6 +168,8 @@ async def _check(engine: AsyncEngine, published: Published, numbers: list[str]) 
             assert balance == total
             assert from_minor(balance) <= LIMIT
             assert charges == len(approved)
+        # No foreign keys hold the ledger's rows to their accounts and entries (tables.py).
+        assert await dangling_references(conn) == []
 
 
 async def _number(conn: AsyncConnection, query: Any) -> int:
