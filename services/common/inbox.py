@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import Select, Table, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.common.bulk import Writes, insert_many, one_of
+from services.common.bulk import Writes, any_of, insert_many, is_postgresql
 from services.common.messages import Outgoing, decode_replies, encode_replies
 from services.common.runtime_tables import RuntimeTables
 
@@ -26,19 +27,15 @@ class Inbox:
         wanted = list(set(keys))
         if not wanted:
             return {}
-        table = self._table
-        if conn.dialect.name == "postgresql":
+        if is_postgresql(conn):
             # Two arrays, the same statement for any batch; a pair across them that was not
             # asked for (an id used on two topics) is dropped below.
-            where = and_(
-                one_of(conn, table.c.source, {s for s, _ in wanted}),
-                one_of(conn, table.c.message_id, [m for _, m in wanted]),
+            rows = await conn.execute(
+                _find_in_arrays(self._table),
+                {"sources": list({s for s, _ in wanted}), "ids": [m for _, m in wanted]},
             )
         else:
-            where = tuple_(table.c.source, table.c.message_id).in_(wanted)
-        rows = await conn.execute(
-            select(table.c.source, table.c.message_id, table.c.replies).where(where)
-        )
+            rows = await conn.execute(_find_pairs(self._table), {"pairs": wanted})
         asked = set(wanted)
         return {
             (row.source, row.message_id): decode_replies(row.replies)
@@ -64,3 +61,19 @@ class Inbox:
             writes.insert(self._table, rows)
         else:
             await insert_many(conn, self._table, rows)
+
+
+@cache
+def _find_in_arrays(table: Table) -> Select[tuple[str, str, bytes]]:
+    return select(table.c.source, table.c.message_id, table.c.replies).where(
+        any_of(table.c.source, "sources", postgresql=True),
+        any_of(table.c.message_id, "ids", postgresql=True),
+    )
+
+
+@cache
+def _find_pairs(table: Table) -> Select[tuple[str, str, bytes]]:
+    pair = tuple_(table.c.source, table.c.message_id)
+    return select(table.c.source, table.c.message_id, table.c.replies).where(
+        pair.in_(bindparam("pairs", expanding=True))
+    )

@@ -6,13 +6,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.common.bulk import Writes, one_of
+from services.common.bulk import Writes, any_of, is_postgresql
 from services.credit.domain.accounts import Account, Funding, OverrideRules, SettlementFrequency
 from services.credit.domain.ledger import Entry
 from services.credit.domain.open_items import OpenItem, Settlement
@@ -130,13 +131,18 @@ async def load_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[s
     wanted = sorted(set(numbers))
     if not wanted:
         return {}
-    query = (
+    rows = await conn.execute(_locking_accounts(is_postgresql(conn)), {"numbers": wanted})
+    return {row.account_number: _account(row) for row in rows}
+
+
+@cache
+def _locking_accounts(postgresql: bool) -> Select[Any]:
+    return (
         select(accounts)
-        .where(one_of(conn, accounts.c.account_number, wanted))
+        .where(any_of(accounts.c.account_number, "numbers", postgresql=postgresql))
         .order_by(accounts.c.account_number)
         .with_for_update()
     )
-    return {row.account_number: _account(row) for row in await conn.execute(query)}
 
 
 async def insert_accounts(conn: AsyncConnection, new: Sequence[Account]) -> None:
@@ -195,9 +201,7 @@ async def load_sale_charges(
     wanted = list(set(sale_ids))
     if not wanted:
         return {}
-    rows = await conn.execute(
-        select(sale_charges).where(one_of(conn, sale_charges.c.sale_id, wanted))
-    )
+    rows = await conn.execute(_sale_charges(is_postgresql(conn)), {"sales": wanted})
     return {
         r.sale_id: SaleCharge(
             r.sale_id,
@@ -230,6 +234,13 @@ def insert_sale_charges(writes: Writes, charges: Sequence[SaleCharge]) -> None:
                 for c in charges
             ],
         )
+
+
+@cache
+def _sale_charges(postgresql: bool) -> Select[Any]:
+    return select(sale_charges).where(
+        any_of(sale_charges.c.sale_id, "sales", postgresql=postgresql)
+    )
 
 
 async def account_entries(conn: AsyncConnection, number: str) -> list[Entry]:
@@ -280,14 +291,8 @@ async def load_books_items(
     complete, partial = list(every_item_of), list(credits_of)
     if not complete and not partial:
         return {}
-    number, column = open_items.c.account_number, open_items.c.open_amount
-    # Open amounts as two ranges, so each is answered by its partial index (0004).
-    wanted = []
-    if complete:
-        wanted.append(and_(one_of(conn, number, complete), or_(column < 0, column > 0)))
-    if partial:
-        wanted.append(and_(one_of(conn, number, partial), column < 0))
-    rows = await conn.execute(select(open_items).where(or_(*wanted)))
+    query = _books_items(is_postgresql(conn), bool(complete), bool(partial))
+    rows = await conn.execute(query, {"complete": complete, "partial": partial})
     found: dict[str, list[OpenItem]] = {}
     for r in rows:
         found.setdefault(r.account_number, []).append(
@@ -304,17 +309,36 @@ async def load_books_items(
     return found
 
 
+@cache
+def _books_items(postgresql: bool, complete: bool, partial: bool) -> Select[Any]:
+    number, column = open_items.c.account_number, open_items.c.open_amount
+    # Open amounts as two ranges, so each is answered by its partial index (0004).
+    wanted = []
+    if complete:
+        every = any_of(number, "complete", postgresql=postgresql)
+        wanted.append(and_(every, or_(column < 0, column > 0)))
+    if partial:
+        wanted.append(and_(any_of(number, "partial", postgresql=postgresql), column < 0))
+    return select(open_items).where(or_(*wanted))
+
+
 async def oldest_debit_dues(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, date]:
     """The due date of the oldest open debit of each of these accounts that has one."""
     wanted = list(numbers)
     if not wanted:
         return {}
-    rows = await conn.execute(
-        select(open_items.c.account_number, func.min(open_items.c.due_date))
-        .where(one_of(conn, open_items.c.account_number, wanted), open_items.c.open_amount > 0)
-        .group_by(open_items.c.account_number)
-    )
+    rows = await conn.execute(_oldest_debit_dues(is_postgresql(conn)), {"numbers": wanted})
     return {number: due for number, due in rows}
+
+
+@cache
+def _oldest_debit_dues(postgresql: bool) -> Select[Any]:
+    number = open_items.c.account_number
+    return (
+        select(number, func.min(open_items.c.due_date))
+        .where(any_of(number, "numbers", postgresql=postgresql), open_items.c.open_amount > 0)
+        .group_by(number)
+    )
 
 
 def _item_values(item: OpenItem) -> dict[str, object]:
@@ -356,10 +380,15 @@ async def existing_entries(conn: AsyncConnection, entry_ids: Iterable[str]) -> s
     wanted = list(set(entry_ids))
     if not wanted:
         return set()
-    rows = await conn.execute(
-        select(entries.c.entry_id).where(one_of(conn, entries.c.entry_id, wanted))
-    )
+    rows = await conn.execute(_existing_entries(is_postgresql(conn)), {"entries": wanted})
     return {r.entry_id for r in rows}
+
+
+@cache
+def _existing_entries(postgresql: bool) -> Select[Any]:
+    return select(entries.c.entry_id).where(
+        any_of(entries.c.entry_id, "entries", postgresql=postgresql)
+    )
 
 
 async def account_open_items(conn: AsyncConnection, number: str) -> list[OpenItem]:

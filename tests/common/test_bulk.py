@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.bulk import Writes, insert_many, one_of, update_many
+from services.common.bulk import Writes, any_of, insert_many, is_postgresql, update_many
 from services.common.database import create_engine
 
 metadata = MetaData()
@@ -107,18 +107,18 @@ async def test_update_many_sets_the_other_columns_of_the_rows_its_keys_name(
     assert await stored(engine) == expected
 
 
-async def test_one_of_finds_the_rows_of_the_values_given(engine: AsyncEngine) -> None:
+async def test_any_of_finds_the_rows_of_the_values_given(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await insert_many(conn, things, [a_thing(n) for n in range(1, 51)])
     async with engine.connect() as conn:
+        postgresql = is_postgresql(conn)
+        # Built once, run with any number of values.
+        by_slot = select(things.c.slot).where(any_of(things.c.slot, "s", postgresql=postgresql))
         for wanted in ([7], [3, 9, 27, 1000], list(range(0, 60, 2))):
-            rows = await conn.execute(
-                select(things.c.slot).where(one_of(conn, things.c.slot, wanted))
-            )
+            rows = await conn.execute(by_slot, {"s": wanted})
             assert sorted(r.slot for r in rows) == [w for w in sorted(wanted) if 1 <= w <= 50]
-        labels = await conn.execute(
-            select(things.c.slot).where(one_of(conn, things.c.shelf, {"S1"}))
-        )
+        by_shelf = select(things.c.slot).where(any_of(things.c.shelf, "s", postgresql=postgresql))
+        labels = await conn.execute(by_shelf, {"s": ["S1"]})
         assert sorted(r.slot for r in labels) == [n for n in range(1, 51) if n % 3 == 1]
 
 
