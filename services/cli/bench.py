@@ -15,7 +15,9 @@ DEFAULTS_NOTE = "; --quick lowers it"
 def bench(
     tills: Annotated[int, typer.Option(help="Simulated tills.", min=1)] = 50,
     accounts: Annotated[int, typer.Option(help="Accounts the tills charge.", min=1)] = 2_000,
-    workers: Annotated[int, typer.Option(help="Credit worker processes.", min=1)] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Credit worker processes (one per core here).", min=1)
+    ] = 2,
     partitions: Annotated[int, typer.Option(help="Partitions per topic.", min=1)] = 6,
     rate: Annotated[
         float, typer.Option(help="Offered authorizes/s, open loop (the latency figure).", min=1)
@@ -39,7 +41,7 @@ def bench(
     batch_size_max: Annotated[int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")] = 500,
     consumers: Annotated[
         int, typer.Option(help="Consumers per credit worker process (TABS_CONSUMERS).", min=1)
-    ] = 2,
+    ] = 1,
     tills_linger_ms: Annotated[
         int, typer.Option(help="The tills' producer linger_ms (latency includes it).", min=0)
     ] = 5,
