@@ -151,3 +151,44 @@ async def test_a_caught_up_consumer_takes_what_arrived_while_it_applied_in_its_n
         await tally.totals_for_all([e["event_id"] for e in [first, *meanwhile]])
     assert sizes == [1, len(meanwhile)]
     assert await tally.counters() == {"slow": 1 + len(meanwhile)}
+
+
+async def test_a_worker_stopping_while_it_applies_a_held_batch_takes_no_new_one(
+    tally: Tally,
+) -> None:
+    """The batch in hand holds its consumer's fetches (see above); stopping pauses the consumer
+    too, and the end of the batch must not undo that pause and let a new batch in."""
+    settings = tally.settings.model_copy(update={"consumers": 1})
+    first = tally_event("stop", 1)
+    later = [tally_event("stop", 1) for _ in range(5)]
+    sizes: list[int] = []
+    applying, release = asyncio.Event(), asyncio.Event()
+    worker = Worker(SPEC, settings, tally.database_url)
+    await worker.start()
+    stopping: asyncio.Task[None] | None = None
+    try:
+        [pipeline] = worker._pipelines
+        apply_and_send = pipeline.apply_and_send
+
+        async def observed(records: Sequence[Record]) -> Awaitable[None]:
+            sizes.append(len(records))
+            if len(sizes) == 1:
+                applying.set()
+                await release.wait()
+            return await apply_and_send(records)
+
+        pipeline.apply_and_send = observed  # type: ignore[method-assign]
+        await tally.send(first)
+        await asyncio.wait_for(applying.wait(), 30)
+        for event in later:
+            await tally.send(event)
+        stopping = asyncio.create_task(worker.stop())
+        await asyncio.sleep(0.2)
+        release.set()
+        await asyncio.wait_for(stopping, 30)
+    finally:
+        if stopping is None:
+            await worker.stop()
+    assert sizes == [1]
+    [reply] = await tally.totals(first["event_id"])
+    assert orjson.loads(reply)["total"] == 1
