@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -59,3 +62,13 @@ class Metrics:
             registry=self.registry,
         )
         self.info.labels(service).set(1)
+
+    def count_messages(self, outcomes: Iterable[tuple[str, str]]) -> None:
+        """One increment per (topic, outcome) of a batch: a labelled increment per message cost
+        1.3 microseconds each, a few percent of a decision."""
+        for (topic, outcome), count in Tally(outcomes).items():
+            self.messages.labels(topic, outcome).inc(count)
+
+    def count_published(self, topics: Iterable[str]) -> None:
+        for topic, count in Tally(topics).items():
+            self.published.labels(topic).inc(count)

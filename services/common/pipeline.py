@@ -275,9 +275,9 @@ class Pipeline:
         finally:
             writes.detach(conn)
         applied = {id(message) for message in fresh}
-        for message in valid:
-            outcome = "applied" if id(message) in applied else "duplicate"
-            self._metrics.messages.labels(message.record.topic, outcome).inc()
+        self._metrics.count_messages(
+            (m.record.topic, "applied" if id(m) in applied else "duplicate") for m in valid
+        )
         # Every delivery gets its replies, the second one too (the contract: republished).
         return [reply for key in keys for reply in replies[key]]
 

@@ -139,14 +139,12 @@ class Worker:
 
     async def _send(self, messages: Sequence[Outgoing]) -> Awaitable[None]:
         acknowledged = await self.publishers.send(messages)
-        for message in messages:
-            self.metrics.published.labels(message.topic).inc()
+        self.metrics.count_published(message.topic for message in messages)
         return acknowledged
 
     async def _publish(self, messages: Sequence[Outgoing]) -> None:
         await self.publishers.publish(messages)
-        for message in messages:
-            self.metrics.published.labels(message.topic).inc()
+        self.metrics.count_published(message.topic for message in messages)
 
     async def start(self) -> None:
         spec, settings = self.spec, self.settings
