@@ -32,9 +32,14 @@ class BenchConfig:
     # returns nothing if that takes longer than this: 5 ms stalled the workers within a 20 s
     # run at 2,000/s (docs/performance.md, "The embedded broker's fetch").
     fetch_max_wait_ms: int = 100
+    # The workers' TABS_FETCH_LINGER_MS (the service's default): at 2,000/s, 20 ms took p99
+    # from 105-152 ms to 62-90 ms (docs/performance.md, "A caught-up consumer lingers").
+    fetch_linger_ms: int = 20
     # The tills' producer: how long a record may wait for others going to the same partition.
     # 5 ms is the Java producer's default since Kafka 4.0 and librdkafka's; latency includes it.
     tills_linger_ms: int = 5
+    # The harness's consumer of the offered phase's decisions (its latency includes it).
+    collector_fetch_max_wait_ms: int = 5
     batch_size_max: int = 500
     loyalty: bool = False
     loyalty_sales: int = 20_000

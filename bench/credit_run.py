@@ -82,9 +82,9 @@ class CreditRun:
         self.collectors: list[DecisionCollector] = []
         self.accounts_before_backlog: list[dict[str, object]] = []
         self._generation = 0
-        self._topics_in_use(1)
+        self._topics_in_use(1, config.collector_fetch_max_wait_ms)
 
-    def _topics_in_use(self, generation: int, collector_fetch_max_wait_ms: int = 5) -> None:
+    def _topics_in_use(self, generation: int, collector_fetch_max_wait_ms: int) -> None:
         """Topics and a consumer group of their own for each phase. The embedded broker takes
         about 11 s to let a group join again after its last member left, against 3 s for a new
         group (measured); the database, and so the accounts, stay the same."""

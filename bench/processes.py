@@ -41,6 +41,7 @@ def worker_env(
         "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         # The broker answers an empty fetch only when this runs out (see BROKER.md).
         "KAFKA_FETCH_MAX_WAIT_MS": str(config.fetch_max_wait_ms),
+        "TABS_FETCH_LINGER_MS": str(config.fetch_linger_ms),
         "TABS_BATCH_SIZE_MAX": str(config.batch_size_max),
     }
     if consumers is not None:

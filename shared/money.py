@@ -34,6 +34,7 @@ AMOUNT_PLACES = 4
 AMOUNT_WHOLE_DIGITS_MAX = 14
 _BIGINT_DIGITS = 19
 _BIGINT_MAX = 2**63 - 1
+_MINOR_PER_UNIT = 10**AMOUNT_PLACES
 _PLACES_SPARE = AMOUNT_PLACES + 2
 _CENTS = Decimal("0.01")
 _TEN_THOUSANDTHS = Decimal("0.0001")
@@ -130,15 +131,16 @@ def _exact_quantize(amount: Decimal, unit: Decimal) -> Decimal:
 
 def to_minor(amount: Decimal) -> int:
     """Integer ten-thousandths for storage; raises if `amount` is not a whole number of them."""
-    # The usual case: at most 4 places, and at most 18 digits once scaled, so scaling is exact
-    # in any context and the result fits a BIGINT.
-    _, digits, exponent = amount.as_tuple()
-    if (
-        isinstance(exponent, int)
-        and -AMOUNT_PLACES <= exponent <= 0
-        and len(digits) + exponent + AMOUNT_PLACES <= _BIGINT_DIGITS - 1
-    ):
-        return int(amount.scaleb(AMOUNT_PLACES))
+    # The usual case, exactly as a fraction (no context involved): a finite amount of a
+    # sensible size (the bound keeps as_integer_ratio from building a huge integer) whose
+    # reduced denominator divides 10,000. Anything else is decided, or refused, below.
+    if amount.is_finite() and -_BIGINT_DIGITS <= amount.adjusted() < _BIGINT_DIGITS:
+        numerator, denominator = amount.as_integer_ratio()
+        scale, remainder = divmod(_MINOR_PER_UNIT, denominator)
+        if not remainder:
+            units = int(numerator * scale)
+            if -_BIGINT_MAX - 1 <= units <= _BIGINT_MAX:
+                return units
     return _to_minor_exactly(amount)
 
 

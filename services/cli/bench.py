@@ -48,6 +48,14 @@ def bench(
     fetch_max_wait_ms: Annotated[
         int, typer.Option(help="Workers' fetch_max_wait_ms.")
     ] = _DEFAULT.fetch_max_wait_ms,
+    fetch_linger_ms: Annotated[
+        int,
+        typer.Option(
+            help="Workers' TABS_FETCH_LINGER_MS: a caught-up worker fetches again no sooner "
+            "than this after its last batch arrived.",
+            min=0,
+        ),
+    ] = _DEFAULT.fetch_linger_ms,
     batch_size_max: Annotated[
         int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")
     ] = _DEFAULT.batch_size_max,
@@ -57,6 +65,14 @@ def bench(
     tills_linger_ms: Annotated[
         int, typer.Option(help="The tills' producer linger_ms (latency includes it).", min=0)
     ] = _DEFAULT.tills_linger_ms,
+    collector_fetch_max_wait_ms: Annotated[
+        int,
+        typer.Option(
+            help="fetch_max_wait_ms of the harness's consumer of decisions while the rate is "
+            "offered (latency includes it).",
+            min=1,
+        ),
+    ] = _DEFAULT.collector_fetch_max_wait_ms,
     loyalty: Annotated[
         bool, typer.Option(help="Also measure completed sales/s through the CRM worker.")
     ] = False,
@@ -119,8 +135,10 @@ def bench(
         sqlite=sqlite,
         redis=redis,
         fetch_max_wait_ms=fetch_max_wait_ms,
+        fetch_linger_ms=fetch_linger_ms,
         batch_size_max=batch_size_max,
         tills_linger_ms=tills_linger_ms,
+        collector_fetch_max_wait_ms=collector_fetch_max_wait_ms,
         consumers=consumers,
         loyalty=loyalty,
         loyalty_sales=loyalty_sales,

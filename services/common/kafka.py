@@ -169,6 +169,7 @@ def subscribe(
         message: KafkaMessage = broker.context.get_local("message")
         started = time.perf_counter()
         held = _hold_fetches(message.consumer, len(body), settings.batch_size_max)
+        next_fetch_at = asyncio.get_running_loop().time() + settings.fetch_linger_ms / 1000
         if metrics is not None and finished:
             metrics.stage_seconds.labels("idle").observe(started - finished[0])
         epoch = commits.begin()
@@ -194,7 +195,9 @@ def subscribe(
         finally:
             # Not when stopping: the consumer was paused to take no new batch.
             if not commits.closing:
-                _release_fetches(message.consumer, held)
+                _release_fetches(
+                    message.consumer, held, not_before=next_fetch_at, stopping=commits.is_closing
+                )
             commits.end()
         finished[:] = [time.perf_counter()]
 
@@ -233,7 +236,11 @@ def _hold_fetches(consumer: Any, batch_size: int, batch_size_max: int) -> list[A
     that arrived while it was applied would wait a whole batch more. Fetched after the apply,
     the next batch holds all of them (measured: p50 98 -> 71 ms at 2,000 authorizes/s,
     docs/performance.md). A full batch means more is waiting: then the fetch goes ahead, and
-    overlaps the apply."""
+    overlaps the apply.
+
+    A held fetch is released no sooner than TABS_FETCH_LINGER_MS after the batch arrived
+    (`_release_fetches`): records gather meanwhile, so a consumer keeping up with a steady
+    rate makes fewer, larger batches, each a transaction and a fetch fewer."""
     if batch_size >= batch_size_max:
         return []
     # Only those not paused already: what someone else paused stays theirs to resume.
@@ -242,7 +249,31 @@ def _hold_fetches(consumer: Any, batch_size: int, batch_size_max: int) -> list[A
     return partitions
 
 
-def _release_fetches(consumer: Any, held: list[Any]) -> None:
+def _release_fetches(
+    consumer: Any,
+    held: list[Any],
+    *,
+    not_before: float = 0.0,
+    stopping: Callable[[], bool] = lambda: False,
+) -> None:
+    """Resumes the held partitions now, or at `not_before` (the event loop's clock) unless the
+    consumer is stopping by then."""
+    if not held:
+        return
+    loop = asyncio.get_running_loop()
+    delay = not_before - loop.time()
+    if delay <= 0:
+        _resume(consumer, held)
+        return
+
+    def resume() -> None:
+        if not stopping():
+            _resume(consumer, held)
+
+    loop.call_later(delay, resume)
+
+
+def _resume(consumer: Any, held: list[Any]) -> None:
     # A rebalance meanwhile replaced the assignment: only partitions still assigned resume.
     still = [tp for tp in held if tp in consumer.assignment()]
     if still:

@@ -75,6 +75,9 @@ class DeferredCommits:
         self.consumer: Callable[[], Any] | None = None
         self.closing = False
 
+    def is_closing(self) -> bool:
+        return self.closing
+
     def begin(self) -> int:
         """Called as a batch arrives, before anything of it is applied."""
         self._active += 1

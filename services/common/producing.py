@@ -15,9 +15,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 _PARTITIONER = DefaultPartitioner()
+# aiokafka's murmur2 is pure Python (2-3 us a key) and a worker sends to the same accounts again
+# and again: keep each key's hash, forgetting them all now and then to bound the memory.
+_HASHES: dict[bytes, int] = {}
+_HASHES_MAX = 100_000
+
+
+def partition_for(key: bytes | None, every: list[int], available: list[int]) -> int:
+    """The partition the producer's default partitioner picks (murmur2 of the key, as the
+    Java client does), with each key's hash remembered."""
+    if key is None:
+        return int(_PARTITIONER(key, every, available))
+    hashed = _HASHES.get(key)
+    if hashed is None:
+        if len(_HASHES) >= _HASHES_MAX:
+            _HASHES.clear()
+        hashed = _HASHES[key] = murmur2(key) & 0x7FFFFFFF
+    return every[hashed % len(every)]
+
 
 # (topic as the broker knows it, key, value)
 Keyed = tuple[str, bytes | None, bytes]
@@ -41,7 +59,7 @@ async def send_in_batches(
             # No metadata yet (a topic's first message): send() fetches it.
             sent.append(await producer.send(topic, value, key=key, headers=headers))
             continue
-        partition = _PARTITIONER(key, *partitions)
+        partition = partition_for(key, *partitions)
         batch = building.get((topic, partition))
         if batch is None:
             batch = building[(topic, partition)] = producer.create_batch()

@@ -38,6 +38,10 @@ class RuntimeSettings(BaseSettings):
     # Per consumer: a worker holds up to consumers x this many records at once (memory). When
     # keeping up, batches are small whatever the bound (docs/performance.md).
     batch_size_max: int = Field(500, alias="TABS_BATCH_SIZE_MAX", ge=1)
+    # A consumer that has caught up (its batch was smaller than the maximum) fetches again no
+    # sooner than this after its last batch arrived: fewer, larger batches at a steady rate
+    # (each one transaction and one fetch fewer), for at most this much more latency.
+    fetch_linger_ms: int = Field(20, alias="TABS_FETCH_LINGER_MS", ge=0, le=1_000)
     # Consumers in one worker process, each with its share of the partitions: while one waits
     # for the database, another applies its batch; two drain a backlog ~1.4-1.6x faster than
     # one (docs/performance.md). They join the group together.

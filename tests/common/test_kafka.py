@@ -192,3 +192,61 @@ async def test_a_worker_stopping_while_it_applies_a_held_batch_takes_no_new_one(
     assert sizes == [1]
     [reply] = await tally.totals(first["event_id"])
     assert orjson.loads(reply)["total"] == 1
+
+
+async def test_a_caught_up_consumer_fetches_again_only_once_the_linger_has_passed(
+    tally: Tally,
+) -> None:
+    """TABS_FETCH_LINGER_MS: after a batch smaller than the maximum, the next fetch waits until
+    the linger has passed since that batch arrived, and takes everything that came meanwhile."""
+    linger_s = 0.4
+    settings = tally.settings.model_copy(update={"consumers": 1, "fetch_linger_ms": 400})
+    first = tally_event("linger", 1)
+    meanwhile = [tally_event("linger", 1) for _ in range(5)]
+    arrivals: list[tuple[float, int]] = []
+    loop = asyncio.get_running_loop()
+    async with running_worker(SPEC, settings, tally.database_url) as worker:
+        [pipeline] = worker._pipelines
+        apply_and_send = pipeline.apply_and_send
+
+        async def observed(records: Sequence[Record]) -> Awaitable[None]:
+            arrivals.append((loop.time(), len(records)))
+            if len(arrivals) == 1:
+                for event in meanwhile:
+                    await tally.send(event)
+            return await apply_and_send(records)
+
+        pipeline.apply_and_send = observed  # type: ignore[method-assign]
+        await tally.send(first)
+        await tally.totals_for_all([e["event_id"] for e in [first, *meanwhile]])
+    assert [size for _, size in arrivals] == [1, len(meanwhile)]
+    assert arrivals[1][0] - arrivals[0][0] >= linger_s
+
+
+async def test_a_worker_stopping_during_the_linger_takes_no_new_batch(tally: Tally) -> None:
+    """The held fetch is released by a timer; a worker stopped before it fires stops at once
+    and the timer, firing later, lets no batch in."""
+    settings = tally.settings.model_copy(update={"consumers": 1, "fetch_linger_ms": 1_000})
+    first = tally_event("linger-stop", 1)
+    later = [tally_event("linger-stop", 1) for _ in range(3)]
+    sizes: list[int] = []
+    worker = Worker(SPEC, settings, tally.database_url)
+    await worker.start()
+    try:
+        [pipeline] = worker._pipelines
+        apply_and_send = pipeline.apply_and_send
+
+        async def observed(records: Sequence[Record]) -> Awaitable[None]:
+            sizes.append(len(records))
+            return await apply_and_send(records)
+
+        pipeline.apply_and_send = observed  # type: ignore[method-assign]
+        await tally.send(first)
+        await tally.totals(first["event_id"])
+        for event in later:
+            await tally.send(event)
+    finally:
+        await worker.stop()
+    await asyncio.sleep(1.2)  # past the linger's timer
+    assert sizes == [1]
+    assert await tally.counters() == {"linger-stop": 1}

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from hypothesis import given
+from hypothesis import strategies as st
 
+from services.common import producing
 from services.common.kafka import ensure_topics
-from services.common.producing import send_in_batches
+from services.common.producing import partition_for, send_in_batches
 from tests.support.naming import unique
 
 HEADERS = [("content-type", b"application/json")]
@@ -58,3 +63,25 @@ async def test_batched_messages_land_where_send_puts_them_in_order(kafka_bootstr
     assert await read_all(kafka_bootstrap, batched, 400) == await read_all(
         kafka_bootstrap, one_by_one, 400
     )
+
+
+@given(
+    keys=st.lists(st.binary(min_size=0, max_size=40), min_size=1, max_size=50),
+    count=st.integers(min_value=1, max_value=12),
+)
+def test_a_remembered_hash_picks_the_default_partitioners_partition(
+    keys: list[bytes], count: int
+) -> None:
+    every = list(range(count))
+    for key in keys * 2:  # the second time from the remembered hash
+        assert partition_for(key, every, every) == DefaultPartitioner()(key, every, every)
+
+
+def test_the_remembered_hashes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(producing, "_HASHES_MAX", 3)
+    monkeypatch.setattr(producing, "_HASHES", {})
+    every = list(range(6))
+    for n in range(10):
+        key = f"ACC-{n}".encode()
+        assert partition_for(key, every, every) == DefaultPartitioner()(key, every, every)
+        assert len(producing._HASHES) <= 3
