@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 
@@ -33,8 +34,20 @@ def _money(amount: Decimal | None) -> str | None:
 
 def iso_time(moment: datetime) -> str:
     """A timestamp as pydantic writes it: ISO 8601, "Z" for UTC."""
+    # With its offset in the key: an instant in two offsets is equal, but written differently.
+    return _iso_time(moment, moment.utcoffset())
+
+
+@lru_cache(maxsize=256)
+def _iso_time(moment: datetime, _offset: timedelta | None) -> str:
+    # A batch writes the same few instants (its clock reading) into every reply.
     text = moment.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@lru_cache(maxsize=256)
+def _iso_time_in(moment: datetime, zone: tzinfo | None) -> str:
+    return iso_time(moment.astimezone(zone))
 
 
 def decision_reply(
@@ -62,7 +75,7 @@ def decision_reply(
         "available_credit": _money(account.available_credit) if account else None,
         "over_limit": account.over_limit if account else False,
         # The till reads the time in its own offset.
-        "decided_at": iso_time(now.astimezone(sale.occurred_at.tzinfo)),
+        "decided_at": _iso_time_in(now, sale.occurred_at.tzinfo),
     }
     return Outgoing(CREDIT_DECISIONS, sale.account_number, orjson.dumps(decision))
 

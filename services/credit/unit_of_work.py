@@ -50,6 +50,8 @@ class CreditUnitOfWork:
     _stored_items: dict[str, Decimal] = field(default_factory=dict)
     # Accounts whose balance moved (their other columns are untouched).
     _balances: set[str] = field(default_factory=set)
+    # Where each sale charged in this unit of work is in `new_charges`.
+    _new_charge_at: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     async def load(
@@ -122,13 +124,15 @@ class CreditUnitOfWork:
 
     def charge_sale(self, charge: SaleCharge) -> None:
         self.sale_charges[charge.sale_id] = charge
+        self._new_charge_at[charge.sale_id] = len(self.new_charges)
         self.new_charges.append(charge)
 
     def reverse_charge(self, sale_id: str) -> None:
         charge = self.sale_charges[sale_id]
         self.sale_charges[sale_id] = replace(charge, reversed=True)
-        if charge in self.new_charges:
-            self.new_charges[self.new_charges.index(charge)] = self.sale_charges[sale_id]
+        at = self._new_charge_at.get(sale_id)
+        if at is not None:
+            self.new_charges[at] = self.sale_charges[sale_id]
         else:
             self.reversed_sales.append(sale_id)
 
