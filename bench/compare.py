@@ -44,8 +44,8 @@ class References:
         self._work_dir = work_dir
         self._backlog = backlog
 
-    def _args(self, name: str, count: int) -> tuple[list[str], Path]:
-        out = self._work_dir / f"{name}.json"
+    def _args(self, name: str, count: int, out_name: str | None = None) -> tuple[list[str], Path]:
+        out = self._work_dir / f"{out_name or name}.json"
         args = [
             "--bootstrap",
             self._bootstrap,
@@ -62,20 +62,24 @@ class References:
         ]
         return args, out
 
-    async def _run(self, name: str, args: list[str]) -> None:
-        task = self._progress.add_task(f"reference: {name}", total=None)
-        process = ReferenceProcess(f"bench.{name}", args, self._work_dir / "logs" / f"{name}.log")
+    async def _run(self, name: str, args: list[str], label: str | None = None) -> None:
+        label = label or name
+        task = self._progress.add_task(f"reference: {label}", total=None)
+        process = ReferenceProcess(f"bench.{name}", args, self._work_dir / "logs" / f"{label}.log")
         try:
-            self._monitor.watch(name, "reference", process.pid)
+            self._monitor.watch(label, "reference", process.pid)
             await process.wait(REFERENCE_TIMEOUT_S)
         finally:
             process.stop()
         self._progress.update(task, total=1, completed=1)
 
-    async def ceiling(self) -> dict[str, Any]:
-        """aiokafka reading and decoding the backlog, nothing else."""
-        args, out = self._args("ceiling", self._backlog.count)
-        await self._run("ceiling", args)
+    async def ceiling(self, *, one_at_a_time: bool = False) -> dict[str, Any]:
+        """aiokafka reading and decoding the backlog, nothing else (bench/ceiling.py)."""
+        label = "ceiling, one at a time" if one_at_a_time else "ceiling"
+        args, out = self._args("ceiling", self._backlog.count, label.replace(", ", "-"))
+        if one_at_a_time:
+            args.append("--one-at-a-time")
+        await self._run("ceiling", args, label)
         window = Window.read(out)
         seconds = window.ended - window.began
         return {

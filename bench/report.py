@@ -64,9 +64,20 @@ def print_report(figures: dict[str, Any], console: Console) -> None:
             " ".join(f"{q['p99_ms']:,.0f} ({q['broker_cores']:.2f})" for q in quarters),
         )
     main.add_row("ceiling: aiokafka + JSON, records/s", f"{ceiling['records_per_s']:,.0f}")
+    one_at_a_time = figures.get("ceiling_one_at_a_time")
+    if one_at_a_time:
+        main.add_row(
+            "  one record at a time (async for, json), /s",
+            f"{one_at_a_time['records_per_s']:,.0f}",
+        )
     main.add_row("naive: a transaction per message, /s", f"{naive['decisions_per_s']:,.0f}")
     main.add_row("  naive verdicts differing from the worker's", f"{naive['verdicts_differ']}")
     main.add_row("worker / ceiling", f"{figures['ratios']['of_ceiling']:.3f}")
+    if "of_ceiling_one_at_a_time" in figures["ratios"]:
+        main.add_row(
+            "  worker / one-at-a-time ceiling",
+            f"{figures['ratios']['of_ceiling_one_at_a_time']:.3f}",
+        )
     main.add_row("worker / naive", f"{figures['ratios']['over_naive']:.2f}x")
     if figures.get("loyalty"):
         main.add_row(
@@ -84,6 +95,8 @@ def print_report(figures: dict[str, Any], console: Console) -> None:
     cpu.add_row(*_cpu_row("backlog drain", throughput["cpu_s_per_1000"]))
     cpu.add_row(*_cpu_row("offered rate", latency["cpu_s_per_1000"]))
     cpu.add_row(*_cpu_row("ceiling", ceiling["cpu_s_per_1000"]))
+    if one_at_a_time:
+        cpu.add_row(*_cpu_row("ceiling, one at a time", one_at_a_time["cpu_s_per_1000"]))
     cpu.add_row(*_cpu_row("naive", naive["cpu_s_per_1000"]))
     if figures.get("loyalty"):
         cpu.add_row(*_cpu_row("loyalty (CRM)", figures["loyalty"]["cpu_s_per_1000"]))

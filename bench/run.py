@@ -100,6 +100,7 @@ async def _phases(
             backlog=backlog,
         )
         ceiling = await references.ceiling()
+        one_at_a_time = await references.ceiling(one_at_a_time=True)
         naive = await references.naive(
             urls["naive"], credit.accounts_before_backlog, config.naive_records, drained
         )
@@ -131,9 +132,13 @@ async def _phases(
         "throughput": throughput,
         "latency": offered,
         "ceiling": ceiling,
+        "ceiling_one_at_a_time": one_at_a_time,
         "naive": naive,
         "ratios": {
             "of_ceiling": round(throughput["decisions_per_s"] / ceiling["records_per_s"], 4),
+            "of_ceiling_one_at_a_time": round(
+                throughput["decisions_per_s"] / one_at_a_time["records_per_s"], 4
+            ),
             "over_naive": round(throughput["decisions_per_s"] / naive["decisions_per_s"], 2),
         },
         "loyalty": loyalty,

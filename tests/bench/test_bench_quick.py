@@ -48,9 +48,12 @@ def test_quick_bench_passes_and_reports_every_figure(tmp_path: Path) -> None:
     assert latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     _positive(latency["cpu_s_per_1000"], "worker", "broker", "database")
     _positive(figures["ceiling"], "records", "records_per_s")
+    _positive(figures["ceiling_one_at_a_time"], "records", "records_per_s")
+    # Both read every record of the backlog.
+    assert figures["ceiling_one_at_a_time"]["records"] == figures["ceiling"]["records"]
     _positive(figures["naive"], "decisions", "decisions_per_s")
     assert figures["naive"]["verdicts_differ"] == 0
-    _positive(figures["ratios"], "of_ceiling", "over_naive")
+    _positive(figures["ratios"], "of_ceiling", "of_ceiling_one_at_a_time", "over_naive")
     peaks = figures["peak_rss_mb"]
     assert {"broker (tansu)", "postgresql", "credit worker 1 (run 1)"} <= peaks.keys()
     _positive(peaks, *peaks)
