@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.messages import Outgoing, Record
+from services.credit.domain.postings import IncompleteBook
 from services.credit.handlers import CreditHandlers, entry_id_for
 from services.credit.messages import command_rejected, invalid_request_reply
 from services.credit.unit_of_work import CreditUnitOfWork, Settling
@@ -58,15 +60,31 @@ class SaleEvents:
         self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
     ) -> list[list[Outgoing]]:
         settling = [m for m in messages if m.stage in _SETTLING_STAGES]
+        # Charges settle nothing: their accounts need only their credits loaded. A void or a
+        # return usually settles only its own sale: first try with that sale's debit alone.
+        lean = Settling(
+            frozenset(m.account_number for m in settling if m.account_number),
+            frozenset(s for m in settling for s in (m.sale_id, m.original_sale_id) if s),
+            whole_books=False,
+        )
+        try:
+            return await self._apply(conn, messages, now, lean)
+        except IncompleteBook:
+            # Nothing was written: the books were only changed in memory.
+            return await self._apply(conn, messages, now, replace(lean, whole_books=True))
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        messages: Sequence[SaleEvent],
+        now: datetime,
+        settling: Settling,
+    ) -> list[list[Outgoing]]:
         uow = await CreditUnitOfWork.load(
             conn,
             account_numbers=[m.account_number for m in messages if m.account_number],
             sale_ids=[s for m in messages for s in (m.sale_id, m.original_sale_id) if s],
-            # Charges settle nothing: their accounts need only their credits loaded.
-            charges_only_but=Settling(
-                frozenset(m.account_number for m in settling if m.account_number),
-                frozenset(s for m in settling for s in (m.sale_id, m.original_sale_id) if s),
-            ),
+            charges_only_but=settling,
         )
         results = [self._one(sale, uow, now) for sale in messages]
         await uow.flush()

@@ -284,15 +284,22 @@ async def load_open_items(
 
 
 async def load_books_items(
-    conn: AsyncConnection, every_item_of: Iterable[str], credits_of: Iterable[str]
+    conn: AsyncConnection,
+    every_item_of: Iterable[str],
+    credits_of: Iterable[str],
+    *,
+    debits_of_sales: Iterable[str] = (),
 ) -> dict[str, list[OpenItem]]:
-    """In one query: every open item of some accounts, and only the unused credits (what a
-    new debit settles against) of others; all already locked with their accounts."""
-    complete, partial = list(every_item_of), list(credits_of)
+    """In one query: every open item of some accounts, and of others only the unused credits
+    (what a new debit settles against) and the open debits of the sales named; all already
+    locked with their accounts."""
+    complete, partial, sales = list(every_item_of), list(credits_of), list(debits_of_sales)
     if not complete and not partial:
         return {}
-    query = _books_items(is_postgresql(conn), bool(complete), bool(partial))
-    rows = await conn.execute(query, {"complete": complete, "partial": partial})
+    query = _books_items(
+        is_postgresql(conn), bool(complete), bool(partial), bool(partial and sales)
+    )
+    rows = await conn.execute(query, {"complete": complete, "partial": partial, "sales": sales})
     found: dict[str, list[OpenItem]] = {}
     for r in rows:
         found.setdefault(r.account_number, []).append(
@@ -310,7 +317,7 @@ async def load_books_items(
 
 
 @cache
-def _books_items(postgresql: bool, complete: bool, partial: bool) -> Select[Any]:
+def _books_items(postgresql: bool, complete: bool, partial: bool, sales: bool) -> Select[Any]:
     number, column = open_items.c.account_number, open_items.c.open_amount
     # Open amounts as two ranges, so each is answered by its partial index (0004).
     wanted = []
@@ -319,6 +326,14 @@ def _books_items(postgresql: bool, complete: bool, partial: bool) -> Select[Any]
         wanted.append(and_(every, or_(column < 0, column > 0)))
     if partial:
         wanted.append(and_(any_of(number, "partial", postgresql=postgresql), column < 0))
+    if sales:
+        wanted.append(
+            and_(
+                any_of(number, "partial", postgresql=postgresql),
+                column > 0,
+                any_of(open_items.c.reference, "sales", postgresql=postgresql),
+            )
+        )
     return select(open_items).where(or_(*wanted))
 
 

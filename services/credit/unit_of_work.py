@@ -18,10 +18,19 @@ from services.credit.repository import SaleCharge
 
 @dataclass(frozen=True)
 class Settling:
-    """What, in a run of sales, settles debits: those accounts need every open item."""
+    """What, in a run of sales, settles debits: the accounts of voids and returns, and the
+    sales they name.
+
+    With `whole_books` those accounts get every open item. Without, their books stay partial
+    and hold, besides their credits, only the open debits of the sales named: enough for a
+    void or a return that its sale absorbs whole (posting anything else raises IncompleteBook,
+    and the run is loaded again with whole books). An account can hold hundreds of open
+    items; a void need not read them all.
+    """
 
     account_numbers: frozenset[str] = frozenset()
     sale_ids: frozenset[str] = frozenset()
+    whole_books: bool = True
 
     def accounts(self, accounts: dict[str, Account], charges: dict[str, SaleCharge]) -> set[str]:
         named = {n for n in self.account_numbers if n in accounts}
@@ -80,12 +89,18 @@ class CreditUnitOfWork:
             a.parent_account_number for a in accounts.values() if a.parent_account_number
         } - accounts.keys()
         accounts |= await repository.load_accounts(conn, parents)
+        sales_debits: list[str] = []
         if charges_only_but is None:
             complete = set(accounts)
-        else:
+        elif charges_only_but.whole_books:
             complete = charges_only_but.accounts(accounts, charges)
+        else:
+            complete = set()
+            sales_debits = sorted(charges_only_but.sale_ids)
         partial = accounts.keys() - complete
-        items = await repository.load_books_items(conn, sorted(complete), sorted(partial))
+        items = await repository.load_books_items(
+            conn, sorted(complete), sorted(partial), debits_of_sales=sales_debits
+        )
         held = sorted(n for n in partial if accounts[n].overdue_hold_days is not None)
         oldest = await repository.oldest_debit_dues(conn, held)
         books = {

@@ -154,6 +154,48 @@ async def test_void_reverses_the_charge_once(credit: Harness) -> None:
     assert await open_items(credit, number) == {}
 
 
+async def test_a_void_of_a_partly_paid_sale_settles_the_oldest_debits_with_the_rest(
+    credit: Harness,
+) -> None:
+    """The void's sale absorbs only what is still open on it: the rest of the reversal goes
+    to the oldest debits, which the worker loads only then (a void usually needs none)."""
+    number = unique("ACC-")
+    await credit.open(open_account(number))
+    older = await charged(credit, number, "30.00")
+    sale = await charged(credit, number, "60.00")
+    newer = await charged(credit, number, "15.00")
+    pay = command(
+        "record_payment",
+        number,
+        payment_id=unique("P-"),
+        amount="20.00",
+        method="eft",
+        allocations=[{"sale_id": sale["sale_id"], "amount": "20.00"}],
+    )
+    await credit.command(pay)
+    await entry_for(credit, number, "payment")
+    await credit.sale({**sale, "event_id": unique("e-"), "stage": "voided"})
+    [reversal] = await entry_for(credit, number, "charge_reversal")
+    assert reversal["amount"] == "-60.00"
+    assert reversal["balance_after"] == "25.00"
+    # 40.00 closes the sale, the other 20.00 goes to the oldest debit.
+    assert await open_items(credit, number) == {
+        older["sale_id"]: Decimal("10.00"),
+        newer["sale_id"]: Decimal("15.00"),
+    }
+
+
+async def test_a_void_leaves_the_accounts_other_debits_alone(credit: Harness) -> None:
+    number = unique("ACC-")
+    await credit.open(open_account(number))
+    older = await charged(credit, number, "30.00")
+    sale = await charged(credit, number, "60.00")
+    await credit.sale({**sale, "event_id": unique("e-"), "stage": "voided"})
+    [reversal] = await entry_for(credit, number, "charge_reversal")
+    assert reversal["balance_after"] == "30.00"
+    assert await open_items(credit, number) == {older["sale_id"]: Decimal("30.00")}
+
+
 async def test_account_refund_on_a_return_becomes_a_credit_note(credit: Harness) -> None:
     number = unique("ACC-")
     await credit.open(open_account(number))

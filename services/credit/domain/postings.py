@@ -20,14 +20,21 @@ from services.credit.domain.open_items import (
 )
 
 
+class IncompleteBook(Exception):
+    """A posting needs open items that its partial book was not loaded with: load every open
+    item of the account and post again (nothing was changed that must be kept)."""
+
+
 @dataclass
 class Book:
     """An account with its open items: the unit every posting works on.
 
     A book for charges only may hold just the account's credits (`complete` False): a debit
     settles against credits alone, and the debits left out are summed up by the due date of
-    the oldest of them. Settling debits (payments, credit notes, voids, write-offs) needs a
-    complete book.
+    the oldest of them. A partial book may also hold the open debits of some sales: enough for
+    a void or a return that its sale's open amount absorbs whole (`post_credit`). Anything else
+    that settles debits (payments, journals, write-offs, a credit larger than its sale's open
+    amount) needs a complete book.
     """
 
     account: Account
@@ -110,7 +117,8 @@ def post_credit(
     item = OpenItem(
         entry_id, book.account.number, reference, -amount, -amount, posted_at.date(), posted_at
     )
-    assert book.complete, "a credit settles debits: it needs every open item"
+    if not book.complete and not _absorbed_by_its_sale(book, amount, named, settles_first):
+        raise IncompleteBook(f"a credit of {amount} to {book.account.number} settles other debits")
     if settles_first is not None:
         settlements = settle_reference_first(book.items, item, settles_first)
     else:
@@ -124,6 +132,17 @@ def post_credit(
         posted_at=posted_at,
     )
     return Posting(entry, settlements)
+
+
+def _absorbed_by_its_sale(
+    book: Book, amount: Decimal, named: Sequence[tuple[str, Decimal]], sale_id: str | None
+) -> bool:
+    """Whether the credit settles nothing but its own sale's open debit, which the book holds:
+    then the debits the book was not loaded with are not needed."""
+    if named or sale_id is None:
+        return False
+    debit = next((i for i in book.items if i.is_debit and i.reference == sale_id), None)
+    return debit is not None and debit.open_amount >= amount
 
 
 def write_off(book: Book, *, entry_id: str, posted_at: datetime) -> Posting:

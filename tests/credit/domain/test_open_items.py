@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from services.credit.domain.aging import age
 from services.credit.domain.errors import AllocationExceedsOpenAmount, SaleNotOpen
-from services.credit.domain.postings import Book, post_credit, post_debit
+from services.credit.domain.postings import Book, IncompleteBook, post_credit, post_debit
 from tests.credit.domain.examples import an_account
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -223,7 +223,56 @@ def test_a_book_of_credits_only_charges_and_holds_like_the_complete_book(
 
 def test_a_book_of_credits_only_cannot_settle_debits() -> None:
     book = Book(an_account(balance="10.00"), complete=False)
-    with pytest.raises(AssertionError):
+    with pytest.raises(IncompleteBook):
         post_credit(
             book, entry_id="P", kind="payment", amount=Decimal(5), reference=None, posted_at=START
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=st.lists(st.tuples(st.booleans(), money, st.integers(0, 30)), min_size=1, max_size=30),
+    pick=st.integers(0, 29),
+    fraction=st.sampled_from([Decimal("1"), Decimal("0.5"), Decimal("0.25"), Decimal("1.5")]),
+)
+def test_a_book_with_its_sales_debits_settles_a_void_like_the_complete_book_or_asks_for_it(
+    ops: list[tuple[bool, Decimal, int]], pick: int, fraction: Decimal
+) -> None:
+    """What the worker loads for a void or a return: the credits and the debit of the sale it
+    names. Where that debit absorbs the credit whole, the posting is the complete book's;
+    otherwise (partly paid, or no such debit) it raises IncompleteBook and changes nothing."""
+    complete = Book(an_account(balance="0.00"))
+    _history(complete, ops)
+    sale = f"S{pick % len(ops)}"
+    charged = next((amount for is_charge, amount, _ in ops if is_charge), Decimal("10.00"))
+    amount = (charged * fraction).quantize(Decimal("0.01")) or Decimal("0.01")
+    partial = Book(
+        replace(complete.account),
+        [replace(i) for i in complete.items if i.open_amount < 0 or i.reference == sale],
+        complete=False,
+    )
+    before = {i.item_id: i.open_amount for i in partial.items}
+    debit = next((i for i in complete.items if i.open_amount > 0 and i.reference == sale), None)
+    credit = {
+        "entry_id": "V",
+        "kind": "charge_reversal",
+        "amount": amount,
+        "reference": sale,
+        "posted_at": START + timedelta(days=len(ops)),
+        "settles_first": sale,
+    }
+    absorbed = debit is not None and debit.open_amount >= amount
+    event("absorbed by its sale" if absorbed else "needs the complete book")
+    if not absorbed:
+        with pytest.raises(IncompleteBook):
+            post_credit(partial, **credit)  # type: ignore[arg-type]
+        assert {i.item_id: i.open_amount for i in partial.items} == before
+        assert partial.account.balance == complete.account.balance
+        return
+    done = [post_credit(book, **credit) for book in (complete, partial)]  # type: ignore[arg-type]
+    assert done[0] == done[1]
+    assert partial.account.balance == complete.account.balance
+    in_complete = {i.item_id: i.open_amount for i in complete.items}
+    assert {i.item_id: i.open_amount for i in partial.items} == {
+        i.item_id: in_complete[i.item_id] for i in partial.items
+    }
