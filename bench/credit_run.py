@@ -19,6 +19,7 @@ from bench.figures import (
     cpu_per_1000,
     latencies_ms,
     latency_by_quarter,
+    latency_by_second,
     latency_figures,
     rate_by_tenth,
     rate_per_s,
@@ -212,6 +213,7 @@ class CreditRun:
             "decisions": len(received),
             **latency_figures(latencies),
             "by_quarter": latency_by_quarter(published, received, self.monitor),
+            "by_second": latency_by_second(published, received),
             "cpu_s_per_1000": cpu_per_1000(
                 self.monitor, published.began, received[-1].at, len(received)
             ),

@@ -57,6 +57,13 @@ def print_report(figures: dict[str, Any], console: Console) -> None:
     )
     for name in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
         main.add_row(f"  latency {name.removesuffix('_ms')}", f"{latency[name]:.1f} ms")
+    by_second = latency.get("by_second") or []
+    if by_second:
+        worst = sorted(by_second, key=lambda s: s["max_ms"], reverse=True)[:3]
+        main.add_row(
+            "  slowest seconds sent: second (p99 / max ms)",
+            " ".join(f"{s['second']:.0f} ({s['p99_ms']:,.0f}/{s['max_ms']:,.0f})" for s in worst),
+        )
     quarters = latency.get("by_quarter") or []
     if quarters:
         main.add_row(

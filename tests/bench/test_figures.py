@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bench.figures import latencies_ms, latency_by_quarter, percentile, rate_per_s
+from bench.figures import (
+    latencies_ms,
+    latency_by_quarter,
+    latency_by_second,
+    percentile,
+    rate_per_s,
+)
 from bench.loadgen import Published, Received
 from bench.resources import ResourceMonitor
 
@@ -25,6 +31,18 @@ def test_kth_decision_answers_the_kth_sending_of_an_event() -> None:
     published.at["e2"] += [2.0]
     received = [_received(1.5, "e1"), _received(2.25, "e2"), _received(3.5, "e1")]
     assert latencies_ms(published, received) == [500.0, 250.0, 500.0]
+
+
+def test_latency_by_second_shows_the_second_a_pause_hit() -> None:
+    published = Published(began=10.0, ended=13.0)
+    received = []
+    for n, sent in enumerate([10.1, 10.6, 11.2, 11.3, 12.9]):
+        published.at[f"e{n}"].append(sent)
+        # A pause in the second second held its requests 200 ms.
+        received.append(_received(sent + (0.2 if 11 <= sent < 12 else 0.02), f"e{n}"))
+    seconds = latency_by_second(published, received)
+    assert [s["second"] for s in seconds] == [0, 1, 2]
+    assert [s["max_ms"] for s in seconds] == [20.0, 200.0, 20.0]
 
 
 def test_latency_by_quarter_groups_requests_by_when_they_were_sent() -> None:
