@@ -16,6 +16,7 @@ import json
 import time
 
 import orjson
+from aiokafka import AIOKafkaConsumer
 
 from bench.references import Window, assigned_reader, parse_offsets, reader_arguments
 
@@ -23,52 +24,56 @@ POLL_RECORDS_MAX = 5_000
 
 
 async def read(
-    bootstrap: str, topic: str, start: dict[int, int], count: int, fetch_max_wait_ms: int
+    bootstrap: str,
+    topic: str,
+    start: dict[int, int],
+    count: int,
+    fetch_max_wait_ms: int,
+    *,
+    one_at_a_time: bool = False,
 ) -> Window:
     consumer = await assigned_reader(bootstrap, topic, start, fetch_max_wait_ms)
     try:
-        seen = 0
         began = time.monotonic()
-        while seen < count:
-            batches = await consumer.getmany(timeout_ms=100, max_records=POLL_RECORDS_MAX)
-            for records in batches.values():
-                for record in records:
-                    orjson.loads(record.value or b"null")
-                seen += len(records)
+        seen = await (_one_by_one if one_at_a_time else _in_polls)(consumer, count)
         return Window(seen, began, time.monotonic())
     finally:
         await consumer.stop()
 
 
-async def read_one_at_a_time(
-    bootstrap: str, topic: str, start: dict[int, int], count: int, fetch_max_wait_ms: int
-) -> Window:
-    consumer = await assigned_reader(bootstrap, topic, start, fetch_max_wait_ms)
-    try:
-        seen = 0
-        began = time.monotonic()
-        async for record in consumer:
-            json.loads(record.value or b"null")
-            seen += 1
-            if seen >= count:
-                break
-        return Window(seen, began, time.monotonic())
-    finally:
-        await consumer.stop()
+async def _in_polls(consumer: AIOKafkaConsumer, count: int) -> int:
+    seen = 0
+    while seen < count:
+        batches = await consumer.getmany(timeout_ms=100, max_records=POLL_RECORDS_MAX)
+        for records in batches.values():
+            for record in records:
+                orjson.loads(record.value or b"null")
+            seen += len(records)
+    return seen
+
+
+async def _one_by_one(consumer: AIOKafkaConsumer, count: int) -> int:
+    seen = 0
+    async for record in consumer:
+        json.loads(record.value or b"null")
+        seen += 1
+        if seen >= count:
+            break
+    return seen
 
 
 def main() -> None:
     parser = reader_arguments(__doc__ or "")
     parser.add_argument("--one-at-a-time", action="store_true")
     args = parser.parse_args()
-    reader = read_one_at_a_time if args.one_at_a_time else read
     window = asyncio.run(
-        reader(
+        read(
             args.bootstrap,
             args.topic,
             parse_offsets(args.start),
             args.count,
             args.fetch_max_wait_ms,
+            one_at_a_time=args.one_at_a_time,
         )
     )
     window.write(args.out)
