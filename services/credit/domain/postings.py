@@ -20,9 +20,11 @@ from services.credit.domain.open_items import (
 )
 
 
-class IncompleteBook(Exception):
+class IncompleteBook(AssertionError):
     """A posting needs open items that its partial book was not loaded with: load every open
-    item of the account and post again (nothing was changed that must be kept)."""
+    item of the account and post again (nothing was changed that must be kept). Escaping that
+    retry it is a broken loading rule, a bug: like any failed assertion, the pipeline then
+    sets the message aside as a dead letter."""
 
 
 @dataclass
