@@ -275,8 +275,12 @@ def _release_fetches(
         return
 
     def resume() -> None:
-        if not stopping():
+        if stopping():
+            return
+        try:
             _resume(consumer, held)
+        except Exception as error:  # the consumer stopped some other way meanwhile
+            log.debug("could not resume the held partitions: %s", error)
 
     loop.call_later(delay, resume)
 
