@@ -337,23 +337,27 @@ def _books_items(postgresql: bool, complete: bool, partial: bool, sales: bool) -
     return select(open_items).where(or_(*wanted))
 
 
-async def oldest_debit_dues(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, date]:
-    """The due date of the oldest open debit of each of these accounts that has one."""
-    wanted = list(numbers)
+async def oldest_debit_dues(
+    conn: AsyncConnection, numbers: Iterable[str], *, but_of_sales: Iterable[str] = ()
+) -> dict[str, date]:
+    """The due date of the oldest open debit of each of these accounts that has one, leaving
+    out the debits of the sales named (loaded as items, so their state is known exactly)."""
+    wanted, sales = list(numbers), list(but_of_sales)
     if not wanted:
         return {}
-    rows = await conn.execute(_oldest_debit_dues(is_postgresql(conn)), {"numbers": wanted})
+    query = _oldest_debit_dues(is_postgresql(conn), bool(sales))
+    rows = await conn.execute(query, {"numbers": wanted, "sales": sales})
     return {number: due for number, due in rows}
 
 
 @cache
-def _oldest_debit_dues(postgresql: bool) -> Select[Any]:
-    number = open_items.c.account_number
-    return (
-        select(number, func.min(open_items.c.due_date))
-        .where(any_of(number, "numbers", postgresql=postgresql), open_items.c.open_amount > 0)
-        .group_by(number)
-    )
+def _oldest_debit_dues(postgresql: bool, but_of_sales: bool) -> Select[Any]:
+    number, reference = open_items.c.account_number, open_items.c.reference
+    wanted = [any_of(number, "numbers", postgresql=postgresql), open_items.c.open_amount > 0]
+    if but_of_sales:
+        named = any_of(reference, "sales", postgresql=postgresql)
+        wanted.append(or_(reference.is_(None), ~named))
+    return select(number, func.min(open_items.c.due_date)).where(*wanted).group_by(number)
 
 
 def _item_values(item: OpenItem) -> dict[str, object]:

@@ -102,7 +102,8 @@ class CreditUnitOfWork:
             conn, sorted(complete), sorted(partial), debits_of_sales=sales_debits
         )
         held = sorted(n for n in partial if accounts[n].overdue_hold_days is not None)
-        oldest = await repository.oldest_debit_dues(conn, held)
+        # The sales' debits loaded as items are left out: a void in the run may close them.
+        oldest = await repository.oldest_debit_dues(conn, held, but_of_sales=sales_debits)
         books = {
             n: Book(a, items.get(n, []), complete=n in complete, oldest_debit_due=oldest.get(n))
             for n, a in accounts.items()

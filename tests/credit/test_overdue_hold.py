@@ -10,13 +10,18 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from services.common.clock import SetClock
+from services.common.database import create_engine
+from services.common.messages import Record
+from services.common.migrations import upgrade_to_head
 from services.common.settings import RuntimeSettings
 from services.credit import repository
 from services.credit.app import SPEC
 from shared.topics import ACCOUNT_COMMANDS, ACCOUNT_EVENTS, CREDIT_DECISIONS, POS_SALES
+from tests.credit.test_delivery_properties import Published, _pipeline
 from tests.credit.test_ledger_commands import command, entry_for
 from tests.support.credit import Harness, authorize, open_account
 from tests.support.kafka import Collector, Producer
@@ -111,3 +116,37 @@ async def test_unused_credit_is_consumed_by_the_next_charges(credit_at: Harness)
     assert sorted(i.open_amount for i in items) == [Decimal("10.00")]
     balance, entries, open_total = await ledger(credit_at, number)
     assert balance == entries == open_total == Decimal("10.00")
+
+
+async def test_a_void_lifting_the_hold_lets_a_charge_in_the_same_batch_through(
+    database_url: str,
+) -> None:
+    """A void loads only its own sale's debit; the hold must still see that debit closed
+    when a later sale of the same batch asks whether the account is overdue."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade_to_head(engine, SPEC.migrations, SPEC.version_table)
+        published = Published()
+        clock = SetClock(START)
+        pipeline = _pipeline(engine, published, clock)
+        number = unique("ACC-")
+        opening = open_account(number, credit_period_days=30, overdue_hold_days=5)
+        await pipeline.handle([_record(ACCOUNT_COMMANDS, number, opening)])
+        late = authorize(number, "100.00")
+        await pipeline.handle([_record(POS_SALES, number, late)])
+        # Day 36: the charge, due on day 30, is 6 days late.
+        clock.advance(timedelta(days=36))
+        void = {**late, "event_id": unique("e-"), "stage": "voided"}
+        sale = authorize(number, "10.00")
+        await pipeline.handle([_record(POS_SALES, number, void), _record(POS_SALES, number, sale)])
+        decisions = [
+            orjson.loads(m.value) for m in published.messages if m.topic == CREDIT_DECISIONS
+        ]
+        [decision] = [d for d in decisions if d["request_event_id"] == sale["event_id"]]
+        assert decision["decision"] == "approved"
+    finally:
+        await engine.dispose()
+
+
+def _record(topic: str, key: str, value: dict[str, object]) -> Record:
+    return Record(topic, 0, 0, key.encode(), orjson.dumps(value))
