@@ -261,8 +261,8 @@ def _release_fetches(
     consumer: Any,
     held: list[Any],
     *,
-    not_before: float = 0.0,
-    stopping: Callable[[], bool] = lambda: False,
+    not_before: float,
+    stopping: Callable[[], bool],
 ) -> None:
     """Resumes the held partitions now, or at `not_before` (the event loop's clock) unless the
     consumer is stopping by then."""

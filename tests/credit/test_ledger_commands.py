@@ -22,6 +22,18 @@ def command(kind: str, account: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def payment(
+    account: str, amount: str, *, method: str = "eft", allocations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`record_payment` with a new payment id; `allocations` maps sale ids to amounts."""
+    named = {}
+    if allocations is not None:
+        named["allocations"] = [{"sale_id": s, "amount": a} for s, a in allocations.items()]
+    return command(
+        "record_payment", account, payment_id=unique("P-"), amount=amount, method=method, **named
+    )
+
+
 async def entry_for(
     credit: Harness, account: str, kind: str, count: int = 1
 ) -> list[dict[str, Any]]:
@@ -65,14 +77,7 @@ async def test_payment_settles_the_named_sale_then_the_oldest(credit: Harness) -
     first = await charged(credit, number, "100.00")
     second = await charged(credit, number, "50.00")
     third = await charged(credit, number, "30.00")
-    pay = command(
-        "record_payment",
-        number,
-        payment_id=unique("P-"),
-        amount="70.00",
-        method="eft",
-        allocations=[{"sale_id": third["sale_id"], "amount": "30.00"}],
-    )
+    pay = payment(number, "70.00", allocations={third["sale_id"]: "30.00"})
     await credit.command(pay)
     [entry] = await entry_for(credit, number, "payment")
     assert entry["amount"] == "-70.00"
@@ -87,14 +92,7 @@ async def test_allocation_beyond_a_sales_open_amount_is_rejected(credit: Harness
     number = unique("ACC-")
     await credit.open(open_account(number))
     sale = await charged(credit, number, "20.00")
-    pay = command(
-        "record_payment",
-        number,
-        payment_id=unique("P-"),
-        amount="25.00",
-        method="cash",
-        allocations=[{"sale_id": sale["sale_id"], "amount": "25.00"}],
-    )
+    pay = payment(number, "25.00", method="cash", allocations={sale["sale_id"]: "25.00"})
     await credit.command(pay)
     refused = await rejection(credit, pay["command_id"])
     assert refused["reason"] == "allocation_exceeds_open_amount"
@@ -164,14 +162,7 @@ async def test_a_void_of_a_partly_paid_sale_settles_the_oldest_debits_with_the_r
     older = await charged(credit, number, "30.00")
     sale = await charged(credit, number, "60.00")
     newer = await charged(credit, number, "15.00")
-    pay = command(
-        "record_payment",
-        number,
-        payment_id=unique("P-"),
-        amount="20.00",
-        method="eft",
-        allocations=[{"sale_id": sale["sale_id"], "amount": "20.00"}],
-    )
+    pay = payment(number, "20.00", allocations={sale["sale_id"]: "20.00"})
     await credit.command(pay)
     await entry_for(credit, number, "payment")
     await credit.sale({**sale, "event_id": unique("e-"), "stage": "voided"})
