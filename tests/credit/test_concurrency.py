@@ -545,8 +545,12 @@ async def test_worker_killed_with_sigkill_mid_burst_loses_and_doubles_nothing(
         async with Tills(settings, 3, one_per_partition=True) as tills:
 
             async def send_burst() -> None:
+                # Paced, so that the kill comes while sales are still arriving: a worker
+                # taking larger batches (the fetch linger) could decide an unpaced burst
+                # whole between two looks at the replies.
                 while tills.sent < len(sales):
-                    await tills.send(sales[tills.sent : tills.sent + 50])
+                    await tills.send(sales[tills.sent : tills.sent + 25])
+                    await asyncio.sleep(0.1)
 
             sending = asyncio.create_task(send_burst())
             try:
