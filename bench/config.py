@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class BenchConfig:
     statements_accounts: int = 500
     statements_delivery_interval_s: float = 5.0  # the service's STATEMENT_DELIVERY_INTERVAL_S
     profile_path: Path | None = None
+    profile_phase: Literal["drain", "offered"] = "drain"  # which phase --profile samples
+
     json_path: Path | None = None
     work_dir: Path | None = None  # kept after the run (logs, databases); else a temporary one
     seed: int = 7

@@ -193,6 +193,7 @@ class CreditRun:
         expected = sum(1 for m in messages if m.decided)
         sending = self._task(f"offering {config.rate_per_s:,.0f}/s", total=len(messages))
         since = time.monotonic()
+        profiler = self._profiler("offered")
         with no_collector_pauses():
             published = await publish_open_loop(
                 self.producer,
@@ -201,9 +202,13 @@ class CreditRun:
                 config.rate_per_s,
                 lambda n: self.progress.update(sending, completed=n),
             )
-            received = await self._decisions(
-                expected, since, config.drain_timeout_s, "decided (offered)"
-            )
+            try:
+                received = await self._decisions(
+                    expected, since, config.drain_timeout_s, "decided (offered)"
+                )
+            finally:
+                if profiler is not None:
+                    profiler.stop()
         batches = await self._batch_figures()
         latencies = latencies_ms(published, received)
         return {
@@ -242,7 +247,7 @@ class CreditRun:
         )
         since = time.monotonic()
         await self.start_workers()
-        profiler = self._profiler()
+        profiler = self._profiler("drain")
         try:
             received = await self._decisions(
                 expected, since, self.config.drain_timeout_s, "decided (backlog)"
@@ -272,9 +277,9 @@ class CreditRun:
         await asyncio.sleep(SETTLE_S)
         return await asyncio.to_thread(batch_figures, self.workers)
 
-    def _profiler(self) -> Profiler | None:
+    def _profiler(self, phase: str) -> Profiler | None:
         path = self.config.profile_path
-        if path is None or not self.workers:
+        if path is None or not self.workers or phase != self.config.profile_phase:
             return None
         return Profiler(self.workers[0].process.pid, Path(path))
 

@@ -20,6 +20,7 @@ def run_and_report(config: BenchConfig, console: Console, command: str) -> bool:
     if config.profile_path is not None and config.profile_path.exists():
         summary = summarise(config.profile_path)
         figures["profile"] = {
+            "phase": config.profile_phase,
             "samples": summary.samples,
             "busy_pct": summary.busy_pct,
             "self_by_package_pct": summary.self_by_package,

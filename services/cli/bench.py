@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import shlex
 import sys
 from pathlib import Path
@@ -14,6 +15,11 @@ from bench.config import BenchConfig
 # The defaults are the config's: one place to change them.
 _DEFAULT = BenchConfig()
 DEFAULTS_NOTE = "; --quick lowers it"
+
+
+class ProfilePhase(enum.StrEnum):
+    drain = "drain"
+    offered = "offered"
 
 
 def bench(
@@ -106,8 +112,12 @@ def bench(
     ] = None,
     profile: Annotated[
         Path | None,
-        typer.Option(help="py-spy the first worker while it drains; collapsed stacks here."),
+        typer.Option(help="py-spy the first worker (see --profile-phase); collapsed stacks here."),
     ] = None,
+    profile_phase: Annotated[
+        ProfilePhase,
+        typer.Option(help="The phase --profile samples: the backlog drain or the offered rate."),
+    ] = ProfilePhase.drain,
     work_dir: Annotated[
         Path | None, typer.Option(help="Keep logs and databases here (default: temporary).")
     ] = None,
@@ -149,6 +159,7 @@ def bench(
         statements_accounts=statements_accounts,
         statements_delivery_interval_s=statements_delivery_interval_s,
         profile_path=profile,
+        profile_phase=profile_phase.value,
         json_path=json_path,
         work_dir=work_dir,
         seed=seed,
