@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+ProfilePhase = Literal["drain", "offered"]
+
 
 @dataclass(frozen=True)
 class BenchConfig:
@@ -53,8 +55,7 @@ class BenchConfig:
     statements_accounts: int = 500
     statements_delivery_interval_s: float = 5.0  # the service's STATEMENT_DELIVERY_INTERVAL_S
     profile_path: Path | None = None
-    profile_phase: Literal["drain", "offered"] = "drain"  # which phase --profile samples
-
+    profile_phase: ProfilePhase = "drain"  # which phase --profile samples
     json_path: Path | None = None
     work_dir: Path | None = None  # kept after the run (logs, databases); else a temporary one
     seed: int = 7

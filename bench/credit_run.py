@@ -14,7 +14,7 @@ from rich.progress import Progress, TaskID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.config import BenchConfig
+from bench.config import BenchConfig, ProfilePhase
 from bench.figures import (
     cpu_per_1000,
     latencies_ms,
@@ -277,7 +277,8 @@ class CreditRun:
         await asyncio.sleep(SETTLE_S)
         return await asyncio.to_thread(batch_figures, self.workers)
 
-    def _profiler(self, phase: str) -> Profiler | None:
+    def _profiler(self, phase: ProfilePhase) -> Profiler | None:
+
         path = self.config.profile_path
         if path is None or not self.workers or phase != self.config.profile_phase:
             return None

@@ -17,7 +17,7 @@ _DEFAULT = BenchConfig()
 DEFAULTS_NOTE = "; --quick lowers it"
 
 
-class ProfilePhase(enum.StrEnum):
+class Phase(enum.StrEnum):
     drain = "drain"
     offered = "offered"
 
@@ -115,9 +115,9 @@ def bench(
         typer.Option(help="py-spy the first worker (see --profile-phase); collapsed stacks here."),
     ] = None,
     profile_phase: Annotated[
-        ProfilePhase,
+        Phase,
         typer.Option(help="The phase --profile samples: the backlog drain or the offered rate."),
-    ] = ProfilePhase.drain,
+    ] = Phase.drain,
     work_dir: Annotated[
         Path | None, typer.Option(help="Keep logs and databases here (default: temporary).")
     ] = None,
