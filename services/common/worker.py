@@ -40,6 +40,23 @@ from shared.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
 
+# Young objects the collector lets pile up before a collection (Python's default is 700). A
+# batch's objects are freed by reference counting when it is done, so collections mid-batch
+# find little garbage, yet each one scans the batch's live objects: with the default, a batch
+# of 500 sales ran about 20 young, 2 middle and, every few batches, one full collection of
+# 10-15 ms. The older generations keep their defaults, relative to this one.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def settle_garbage_collector() -> None:
+    """For a process that is the worker: what is loaded now lives as long as the process, so
+    it is frozen out of every collection, and collections come every GC_YOUNG_THRESHOLD young
+    objects instead of every 700."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
 
 def build_app(
     spec: ServiceSpec,
@@ -239,7 +256,8 @@ class Worker:
         # it does. Out of the collector's way, a full collection has only the batches' objects
         # to scan (it was 30% of the worker's CPU). Not in start(): tests run many workers in
         # one process, and frozen objects are never collected.
-        gc.freeze()
+        settle_garbage_collector()
+
         try:
             await stopping.wait()
         finally:
