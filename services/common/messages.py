@@ -78,7 +78,6 @@ def decode_replies(blob: bytes) -> list[Outgoing]:
         if at + _LENGTHS.size > len(blob):
             break
         topic_size, key_size, value_size = _LENGTHS.unpack_from(blob, at)
-
         at += _LENGTHS.size
         topic = str(view[at : at + topic_size], "utf-8")
         at += topic_size

@@ -257,7 +257,6 @@ class Worker:
         # to scan (it was 30% of the worker's CPU). Not in start(): tests run many workers in
         # one process, and frozen objects are never collected.
         settle_garbage_collector()
-
         try:
             await stopping.wait()
         finally:
