@@ -278,7 +278,6 @@ class CreditRun:
         return await asyncio.to_thread(batch_figures, self.workers)
 
     def _profiler(self, phase: ProfilePhase) -> Profiler | None:
-
         path = self.config.profile_path
         if path is None or not self.workers or phase != self.config.profile_phase:
             return None

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import orjson
 import psutil
@@ -37,10 +36,9 @@ from services.common.messages import Outgoing, Record
 from services.common.metrics import Metrics
 from services.common.migrations import upgrade_to_head
 from services.common.pipeline import Pipeline
+from services.common.service import ServiceContext
 from services.credit.app import SPEC
-from services.credit.consumers import AccountCommands, SaleEvents
-from services.credit.handlers import CreditHandlers
-from services.credit.settings import default_rating_limits
+from services.credit.settings import CreditSettings
 from services.local.postgres import EmbeddedPostgres
 from shared.topics import ACCOUNT_COMMANDS, POS_SALES
 
@@ -106,14 +104,12 @@ async def measure(sizes: list[int], batches: int, accounts: int, gc_young: int) 
         try:
             await upgrade_to_head(engine, SPEC.migrations, SPEC.version_table)
             clock = SetClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
-            handlers = CreditHandlers(ZoneInfo("Pacific/Auckland"), default_rating_limits())
+            # The worker's own wiring, with the settings' defaults.
+            context = ServiceContext(CreditSettings(), engine, clock)
             pipeline = Pipeline(
                 consumer_group="tabs-credit",
                 engine=engine,
-                handlers={
-                    POS_SALES: SaleEvents(handlers),
-                    ACCOUNT_COMMANDS: AccountCommands(handlers),
-                },
+                handlers=SPEC.handlers(context),
                 inbox=Inbox(SPEC.tables),
                 publish=_Published(),
                 clock=clock,

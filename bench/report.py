@@ -185,7 +185,6 @@ def _print_statements(statements: dict[str, Any], console: Console) -> None:
 def _print_profile(profile: dict[str, Any], console: Console) -> None:
     phase = "the drain" if profile.get("phase", "drain") == "drain" else "the offered rate"
     table = Table(title=f"worker 1 profile: busy {profile['busy_pct']}% of {phase}")
-
     table.add_column("own time, by package (% of busy)")
     table.add_column("%", justify="right")
     table.add_column("inclusive, by function (% of busy)")
