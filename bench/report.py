@@ -13,9 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.config import BenchConfig
+from bench.machine import calibrate
 
 
 def describe(config: BenchConfig, command: str) -> dict[str, Any]:
+    """The run's command and settings, and the machine as it is now (before anything starts:
+    its cores' speed, so that runs on different machines can be told apart)."""
     settings = {
         key: str(value) if isinstance(value, Path) else value
         for key, value in dataclasses.asdict(config).items()
@@ -27,6 +30,7 @@ def describe(config: BenchConfig, command: str) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            **calibrate().as_json(),
         },
     }
 
@@ -46,6 +50,13 @@ def print_report(figures: dict[str, Any], console: Console) -> None:
     main = Table(title="credit worker", show_header=True)
     main.add_column("figure")
     main.add_column("value", justify="right")
+    machine = figures.get("machine", {})
+    if "one_core_loop_ms" in machine:
+        main.add_row(
+            "machine: one core's calibration loop (cores' worth, all busy)",
+            f"{machine['one_core_loop_ms']:,.0f} ms ({machine['cores_worth']:.2f} of "
+            f"{machine['cpus']})",
+        )
     main.add_row("decisions/s sustained (backlog drain)", f"{throughput['decisions_per_s']:,.0f}")
     main.add_row("  decisions / seconds", f"{throughput['decisions']:,} / {throughput['seconds']}")
     tenths = throughput["decisions_per_s_by_tenth"]

@@ -73,3 +73,6 @@ def test_quick_bench_passes_and_reports_every_figure(tmp_path: Path) -> None:
     _positive(statements["cpu_s_per_1000"], "statements worker")
     assert {"crm worker (mailchimp) 1", "statements worker 1"} <= peaks.keys()
     assert figures["command"].startswith("tabs bench")
+    machine = figures["machine"]
+    _positive(machine, "cpus", "one_core_loop_ms", "cores_worth")
+    assert len(machine["all_cores_loop_ms"]) == machine["cpus"]
