@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.config import BenchConfig
+from bench.machine import calibrate
 from bench.profile import summarise
 from bench.report import describe, print_report, write_json
 from bench.run import run_bench
@@ -17,6 +18,8 @@ def run_and_report(config: BenchConfig, console: Console, command: str) -> bool:
     and the emails when measured)."""
     figures: dict[str, Any] = describe(config, command)
     figures |= run_bench(config, console)
+    # Again at the end: a shared host's other work comes and goes within a run.
+    figures["machine"]["after_run"] = calibrate().as_json()
     if config.profile_path is not None and config.profile_path.exists():
         summary = summarise(config.profile_path)
         figures["profile"] = {

@@ -52,10 +52,14 @@ def print_report(figures: dict[str, Any], console: Console) -> None:
     main.add_column("value", justify="right")
     machine = figures.get("machine", {})
     if "one_core_loop_ms" in machine:
+        after = machine.get("after_run", {})
         main.add_row(
-            "machine: one core's calibration loop (cores' worth, all busy)",
-            f"{machine['one_core_loop_ms']:,.0f} ms ({machine['cores_worth']:.2f} of "
-            f"{machine['cpus']})",
+            "machine: one core's calibration loop (cores' worth, all busy), before / after",
+            " / ".join(
+                f"{m['one_core_loop_ms']:,.0f} ms ({m['cores_worth']:.2f} of {machine['cpus']})"
+                for m in (machine, after)
+                if m
+            ),
         )
     main.add_row("decisions/s sustained (backlog drain)", f"{throughput['decisions_per_s']:,.0f}")
     main.add_row("  decisions / seconds", f"{throughput['decisions']:,} / {throughput['seconds']}")

@@ -76,3 +76,4 @@ def test_quick_bench_passes_and_reports_every_figure(tmp_path: Path) -> None:
     machine = figures["machine"]
     _positive(machine, "cpus", "one_core_loop_ms", "cores_worth")
     assert len(machine["all_cores_loop_ms"]) == machine["cpus"]
+    _positive(machine["after_run"], "one_core_loop_ms", "cores_worth")
