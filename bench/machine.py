@@ -9,7 +9,7 @@ A fixed pure-Python loop (what the workers mostly run) is timed in one process, 
 processes at once as the machine has CPUs. The first is one core's speed; the second, summed as
 speeds, is how many cores' worth the machine gives when every CPU is busy: less than the count
 when virtual CPUs share physical cores, or the host is busy. Each figure is the best of a few
-rounds, the least disturbed.
+rounds, the least disturbed, and one core's speed is the fastest loop seen.
 """
 
 from __future__ import annotations
@@ -74,10 +74,12 @@ def calibrate(
     cpus: int | None = None, *, iterations: int = LOOP_ITERATIONS, rounds: int = ROUNDS
 ) -> Calibration:
     count = cpus or os.cpu_count() or 1
-    one = min(_timed_loops(1, iterations)[0] for _ in range(rounds))
+    alone = [_timed_loops(1, iterations)[0] for _ in range(rounds)]
     # The round whose processes together went fastest.
     together = max(
         (tuple(_timed_loops(count, iterations)) for _ in range(rounds)),
         key=lambda times: sum(1 / ms for ms in times),
     )
-    return Calibration(count, one, together)
+    # A core undisturbed is at least as fast as the fastest loop seen, alone or not (a round
+    # alone can be slowed by the host too): so no CPU counts for more than one core.
+    return Calibration(count, min(*alone, *together), together)
