@@ -59,6 +59,8 @@ class BenchConfig:
     json_path: Path | None = None
     work_dir: Path | None = None  # kept after the run (logs, databases); else a temporary one
     seed: int = 7
+    # Rounds of the machine's calibration, before and after the run (bench/machine.py).
+    calibration_rounds: int = 3
     drain_timeout_s: float = 600.0
 
     def quick(self) -> BenchConfig:
@@ -78,4 +80,5 @@ class BenchConfig:
             statements_accounts=30,
             statements_delivery_interval_s=min(self.statements_delivery_interval_s, 1.0),
             drain_timeout_s=60.0,
+            calibration_rounds=1,
         )

@@ -62,11 +62,17 @@ def _timed_loops(processes: int, iterations: int) -> list[float]:
         for _ in range(processes)
     ]
     times = []
-    for process in running:
-        out, _ = process.communicate(timeout=_TIMEOUT_S)
-        if process.returncode != 0:
-            raise RuntimeError(f"the calibration loop failed with rc {process.returncode}")
-        times.append(float(out) * 1000)
+    try:
+        for process in running:
+            out, _ = process.communicate(timeout=_TIMEOUT_S)
+            if process.returncode != 0:
+                raise RuntimeError(f"the calibration loop failed with rc {process.returncode}")
+            times.append(float(out) * 1000)
+    finally:
+        for process in running:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     return times
 
 

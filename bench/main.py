@@ -19,7 +19,7 @@ def run_and_report(config: BenchConfig, console: Console, command: str) -> bool:
     figures: dict[str, Any] = describe(config, command)
     figures |= run_bench(config, console)
     # Again at the end: a shared host's other work comes and goes within a run.
-    figures["machine"]["after_run"] = calibrate().as_json()
+    figures["machine"]["after_run"] = calibrate(rounds=config.calibration_rounds).as_json()
     if config.profile_path is not None and config.profile_path.exists():
         summary = summarise(config.profile_path)
         figures["profile"] = {

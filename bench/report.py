@@ -30,7 +30,7 @@ def describe(config: BenchConfig, command: str) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            **calibrate().as_json(),
+            **calibrate(rounds=config.calibration_rounds).as_json(),
         },
     }
 
