@@ -4,11 +4,19 @@ On PostgreSQL an INSERT or UPDATE of N rows is one statement over N-element arra
 whatever N: the SQL text never changes, so it is prepared once per connection, and the server
 plans it once. An `IN` over N values is `= ANY(array)`, one parameter. SQLite (a file beside
 the worker, no round trips) keeps plain executemany and `IN`.
+
+`Writes` can also guard its statement (PostgreSQL only): an update that applies only to rows
+still at the version read, and a check that rows only read are unchanged. If any row has
+changed, the statement fails with a serialization failure (SQLSTATE 40001) and writes nothing.
+A row's version is PostgreSQL's `xmin`, the transaction that wrote the row as it stands: every
+update makes a new one. The check calls `tabs_expect_rows`, which a service that guards its
+writes creates in a migration (`EXPECT_ROWS_FUNCTION`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +26,20 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Row = Mapping[str, object]
+
+# Raises a serialization failure unless the rows matched are the rows expected.
+EXPECT_ROWS_FUNCTION = """
+CREATE OR REPLACE FUNCTION tabs_expect_rows(matched bigint, expected bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF matched <> expected THEN
+        RAISE EXCEPTION 'rows changed since they were read: % of % as read', matched, expected
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN matched;
+END
+$$
+"""
 
 
 def is_postgresql(conn: AsyncConnection) -> bool:
@@ -117,12 +139,16 @@ class Writes:
     The parts of one statement do not see each other's rows, so a part must not read what
     another writes; foreign keys are checked at the end of the statement, so a row may refer
     to one another part inserts.
+
+    Guarded parts (`update_unchanged`, `expect_unchanged`) make the statement all or nothing
+    on the versions read: one statement commits alone, so with them a batch can be written
+    without a transaction around its reads.
     """
 
     _KEY = "tabs.writes"
 
     def __init__(self) -> None:
-        self._parts: list[tuple[str, Table, tuple[str, ...], Sequence[Row]]] = []
+        self._parts: list[_Part] = []
 
     @classmethod
     def of(cls, conn: AsyncConnection) -> Writes | None:
@@ -138,51 +164,117 @@ class Writes:
 
     def insert(self, table: Table, rows: Sequence[Row]) -> None:
         if rows:
-            self._parts.append(("insert", table, (), rows))
+            self._parts.append(_Part("insert", table, (), rows))
 
     def update(self, table: Table, keys: Sequence[str], rows: Sequence[Row]) -> None:
         if rows:
-            self._parts.append(("update", table, tuple(keys), rows))
+            self._parts.append(_Part("update", table, tuple(keys), rows))
+
+    def update_unchanged(
+        self, table: Table, keys: Sequence[str], rows: Sequence[Row], versions: Sequence[int]
+    ) -> None:
+        """Updates each row only if it is still at its version (its `xmin` when read); if one
+        is not, the whole statement fails (PostgreSQL only)."""
+        if rows:
+            self._parts.append(_Part("update", table, tuple(keys), rows, _versions(rows, versions)))
+
+    def expect_unchanged(
+        self, table: Table, keys: Sequence[str], rows: Sequence[Row], versions: Sequence[int]
+    ) -> None:
+        """Fails the whole statement unless the rows the keys name are still at these versions,
+        and holds them (FOR SHARE) until it commits (PostgreSQL only)."""
+        if rows:
+            self._parts.append(
+                _Part("unchanged", table, tuple(keys), rows, _versions(rows, versions))
+            )
+
+    @property
+    def guarded(self) -> bool:
+        return any(part.versions is not None for part in self._parts)
 
     async def flush(self, conn: AsyncConnection) -> None:
         parts, self._parts = self._parts, []
         if not parts:
             return
-        if not is_postgresql(conn) or len(parts) == 1:
-            for kind, table, keys, rows in parts:
-                if kind == "insert":
-                    await insert_many(conn, table, rows)
+        guarded = any(part.versions is not None for part in parts)
+        if not is_postgresql(conn):
+            if guarded:
+                raise ValueError("guarded writes need PostgreSQL")
+            for part in parts:
+                if part.kind == "insert":
+                    await insert_many(conn, part.table, part.rows)
                 else:
-                    await update_many(conn, table, keys, rows)
+                    await update_many(conn, part.table, part.keys, part.rows)
+            return
+        if len(parts) == 1 and not guarded:
+            part = parts[0]
+            if part.kind == "insert":
+                await insert_many(conn, part.table, part.rows)
+            else:
+                await update_many(conn, part.table, part.keys, part.rows)
             return
         signature = []
-        arrays: list[list[object]] = []
-        for kind, table, keys, rows in parts:
-            columns = _columns_of(rows)
-            ordered = keys + tuple(c for c in columns if c not in keys)
-            signature.append((kind, table, keys, ordered))
-            arrays.extend([row[name] for row in rows] for name in ordered)
+        arrays: list[object] = []
+        expected = 0
+        for part in parts:
+            columns = _columns_of(part.rows)
+            ordered = part.keys + tuple(c for c in columns if c not in part.keys)
+            signature.append((part.kind, part.table, part.keys, ordered, part.versions is not None))
+            arrays.extend([row[name] for row in part.rows] for name in ordered)
+            if part.versions is not None:
+                arrays.append(part.versions)
+                expected += len(part.rows)
+        if guarded:
+            arrays.append(expected)
         await conn.exec_driver_sql(_writes_sql(tuple(signature), conn.dialect), tuple(arrays))
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    kind: str  # insert, update, unchanged
+    table: Table
+    keys: tuple[str, ...]
+    rows: Sequence[Row]
+    versions: list[int] | None = None  # the rows' versions as read (guarded parts)
+
+
+def _versions(rows: Sequence[Row], versions: Sequence[int]) -> list[int]:
+    if len(versions) != len(rows):
+        raise ValueError(f"{len(rows)} rows but {len(versions)} versions")
+    return list(versions)
 
 
 @lru_cache(maxsize=256)
 def _writes_sql(
-    parts: tuple[tuple[str, Table, tuple[str, ...], tuple[str, ...]], ...], dialect: Dialect
+    parts: tuple[tuple[str, Table, tuple[str, ...], tuple[str, ...], bool], ...], dialect: Dialect
 ) -> str:
     ctes = []
+    guards = []
     first = 1
-    for n, (kind, table, keys, columns) in enumerate(parts):
+    for n, (kind, table, keys, columns, guarded) in enumerate(parts):
         kinds = _array_types(table, columns, dialect)
+        names = list(columns)
+        if guarded:
+            kinds = [*kinds, "xid[]"]
+            names.append("version_read")
         arrays = ", ".join(f"${first + i}::{k}" for i, k in enumerate(kinds))
-        first += len(columns)
+        first += len(kinds)
+        source = f"unnest({arrays}) AS v({', '.join(names)})"
+        matches = " AND ".join(f"t.{c} = v.{c}" for c in keys)
+        if guarded:
+            matches += " AND t.xmin = v.version_read"
         if kind == "insert":
             body = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
-        else:
+        elif kind == "update":
             assignments = ", ".join(f"{c} = v.{c}" for c in columns if c not in keys)
-            matches = " AND ".join(f"t.{c} = v.{c}" for c in keys)
-            body = (
-                f"UPDATE {table.name} AS t SET {assignments} "
-                f"FROM unnest({arrays}) AS v({', '.join(columns)}) WHERE {matches}"
-            )
+            body = f"UPDATE {table.name} AS t SET {assignments} FROM {source} WHERE {matches}"
+            if guarded:
+                body += " RETURNING 1"
+        else:
+            body = f"SELECT 1 FROM {table.name} AS t JOIN {source} ON {matches} FOR SHARE OF t"
         ctes.append(f"w{n} AS ({body})")
-    return f"WITH {', '.join(ctes)} SELECT 1"
+        if guarded:
+            guards.append(f"(SELECT count(*) FROM w{n})")
+    if not guards:
+        return f"WITH {', '.join(ctes)} SELECT 1"
+    return f"WITH {', '.join(ctes)} SELECT tabs_expect_rows({' + '.join(guards)}, ${first}::bigint)"

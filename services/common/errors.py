@@ -9,3 +9,9 @@ class Unprocessable(Exception):
     It is not retried: it goes to the dead letters with this reason, and the rest of its batch
     is applied.
     """
+
+
+class Contended(Exception):
+    """An optimistic attempt cannot stand: what it read changed before it wrote, or it needs
+    what only the locking path does. Nothing was written; the pipeline applies the batch again
+    on the locking path."""

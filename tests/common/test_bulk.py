@@ -3,6 +3,7 @@ they are single statements over arrays, and SQLite)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,12 +20,22 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    text,
+    update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.bulk import Writes, any_of, insert_many, is_postgresql, update_many
+from services.common.bulk import (
+    EXPECT_ROWS_FUNCTION,
+    Writes,
+    any_of,
+    insert_many,
+    is_postgresql,
+    update_many,
+)
 from services.common.database import create_engine
+from tests.conftest import create_postgres_database
 
 metadata = MetaData()
 things = Table(
@@ -171,3 +182,107 @@ async def test_writes_break_no_foreign_key_silently(engine: AsyncEngine) -> None
             await writes.flush(conn)
     async with engine.connect() as conn:
         assert list(await conn.execute(select(shelves))) == []
+
+
+# Guarded writes (PostgreSQL): all or nothing on the versions read -----------------------
+
+
+@pytest.fixture
+async def guarded(postgres_server: str) -> AsyncIterator[AsyncEngine]:
+    """A PostgreSQL database with the shelves, in autocommit: each flush commits alone."""
+    engine = create_engine(await create_postgres_database(postgres_server))
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.exec_driver_sql(EXPECT_ROWS_FUNCTION)
+        await insert_many(conn, shelves, [{"shelf": f"S{n}", "count": n} for n in range(3)])
+    try:
+        yield engine.execution_options(isolation_level="AUTOCOMMIT")
+    finally:
+        await engine.dispose()
+
+
+async def versions(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT shelf, xmin FROM shelves"))
+        return {shelf: int(version) for shelf, version in rows}
+
+
+async def counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return {r.shelf: r.count for r in await conn.execute(select(shelves))}
+
+
+def guarded_writes(read: dict[str, int]) -> Writes:
+    """Count 10 on S0 if it is as read, S1 as read, and a new shelf S9."""
+    writes = Writes()
+    writes.insert(shelves, [{"shelf": "S9", "count": 9}])
+    writes.update_unchanged(shelves, ["shelf"], [{"shelf": "S0", "count": 10}], [read["S0"]])
+    writes.expect_unchanged(shelves, ["shelf"], [{"shelf": "S1"}], [read["S1"]])
+    return writes
+
+
+async def test_guarded_writes_apply_when_nothing_changed_since_the_read(
+    guarded: AsyncEngine,
+) -> None:
+    read = await versions(guarded)
+    async with guarded.connect() as conn:
+        writes = guarded_writes(read)
+        assert writes.guarded
+        await writes.flush(conn)
+    assert await counts(guarded) == {"S0": 10, "S1": 1, "S2": 2, "S9": 9}
+    after = await versions(guarded)
+    assert after["S0"] != read["S0"] and after["S1"] == read["S1"]
+
+
+@pytest.mark.parametrize("changed", ["S0", "S1"])
+async def test_guarded_writes_write_nothing_if_a_row_read_changed(
+    guarded: AsyncEngine, changed: str
+) -> None:
+    read = await versions(guarded)
+    async with guarded.connect() as conn:
+        # Another writer, after the read: the same value, but a new version of the row.
+        await conn.execute(
+            update(shelves).where(shelves.c.shelf == changed).values(count=shelves.c.count)
+        )
+        with pytest.raises(DBAPIError) as failed:
+            await guarded_writes(read).flush(conn)
+    assert getattr(failed.value.orig, "sqlstate", None) == "40001"
+    assert "rows changed since they were read: 1 of 2" in str(failed.value)
+    assert await counts(guarded) == {"S0": 0, "S1": 1, "S2": 2}
+
+
+@pytest.mark.parametrize("changed", ["S0", "S1"])
+async def test_guarded_writes_wait_for_a_concurrent_writer_and_fail_if_it_commits(
+    guarded: AsyncEngine, changed: str
+) -> None:
+    read = await versions(guarded)
+    async with guarded.connect() as other, guarded.connect() as conn:
+        await other.exec_driver_sql("BEGIN")
+        await other.execute(update(shelves).where(shelves.c.shelf == changed).values(count=5))
+        writing = asyncio.ensure_future(guarded_writes(read).flush(conn))
+        await asyncio.sleep(0.3)
+        assert not writing.done(), "the guarded statement waits for the row's lock"
+        await other.exec_driver_sql("COMMIT")
+        with pytest.raises(DBAPIError) as failed:
+            await writing
+    assert getattr(failed.value.orig, "sqlstate", None) == "40001"
+    assert "S9" not in await counts(guarded)
+
+
+async def test_guarded_writes_go_ahead_if_a_concurrent_writer_rolls_back(
+    guarded: AsyncEngine,
+) -> None:
+    read = await versions(guarded)
+    async with guarded.connect() as other, guarded.connect() as conn:
+        await other.exec_driver_sql("BEGIN")
+        await other.execute(update(shelves).where(shelves.c.shelf == "S0").values(count=5))
+        writing = asyncio.ensure_future(guarded_writes(read).flush(conn))
+        await asyncio.sleep(0.3)
+        await other.exec_driver_sql("ROLLBACK")
+        await writing
+    assert await counts(guarded) == {"S0": 10, "S1": 1, "S2": 2, "S9": 9}
+
+
+async def test_guarded_writes_refuse_versions_that_do_not_match_the_rows() -> None:
+    with pytest.raises(ValueError, match="2 rows but 1 versions"):
+        Writes().update_unchanged(shelves, ["shelf"], [{"shelf": "a"}, {"shelf": "b"}], [1])
