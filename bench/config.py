@@ -44,6 +44,8 @@ class BenchConfig:
     # The harness's consumer of the offered phase's decisions (its latency includes it).
     collector_fetch_max_wait_ms: int = 5
     batch_size_max: int = 500
+    # The workers' TABS_UNLOCKED_READS (the service's default): off, every batch takes locks.
+    unlocked_reads: bool = True
     loyalty: bool = False
     loyalty_sales: int = 20_000
     # Mailchimp: ROUNDS (4) changes per customer through the CRM worker and the stand-in.

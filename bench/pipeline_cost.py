@@ -92,7 +92,9 @@ def _database_cpu_s(postmaster: psutil.Process) -> float:
     return total
 
 
-async def measure(sizes: list[int], batches: int, accounts: int, gc_young: int) -> list[BatchCost]:
+async def measure(
+    sizes: list[int], batches: int, accounts: int, gc_young: int, *, unlocked_reads: bool = True
+) -> list[BatchCost]:
     with (
         tempfile.TemporaryDirectory(prefix="tabs-pipeline-") as directory,
         EmbeddedPostgres(Path(directory)) as postgres,
@@ -114,6 +116,7 @@ async def measure(sizes: list[int], batches: int, accounts: int, gc_young: int) 
                 publish=_Published(),
                 clock=clock,
                 metrics=Metrics("credit"),
+                unlocked_reads=unlocked_reads,
             )
             plans = plan_accounts(accounts, random.Random(7), "P")
             await pipeline.handle(
@@ -190,8 +193,12 @@ def main(
     gc_young: Annotated[
         int, typer.Option(help="The collector's young threshold (Python's default is 700).")
     ] = 50_000,
+    unlocked_reads: Annotated[
+        bool, typer.Option(help="Sales batches without locks first (TABS_UNLOCKED_READS).")
+    ] = True,
 ) -> None:
-    for cost in asyncio.run(measure(size or [35, 500], batches, accounts, gc_young)):
+    costs = measure(size or [35, 500], batches, accounts, gc_young, unlocked_reads=unlocked_reads)
+    for cost in asyncio.run(costs):
         per_record = 1000 / cost.size
         worker_us, database_us = (
             per_record * c for c in (cost.worker_cpu_ms, cost.database_cpu_ms)

@@ -43,6 +43,7 @@ def worker_env(
         "KAFKA_FETCH_MAX_WAIT_MS": str(config.fetch_max_wait_ms),
         "TABS_FETCH_LINGER_MS": str(config.fetch_linger_ms),
         "TABS_BATCH_SIZE_MAX": str(config.batch_size_max),
+        "TABS_UNLOCKED_READS": "true" if config.unlocked_reads else "false",
     }
     if consumers is not None:
         env["TABS_CONSUMERS"] = str(consumers)

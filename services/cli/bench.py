@@ -65,6 +65,13 @@ def bench(
     batch_size_max: Annotated[
         int, typer.Option(help="Workers' TABS_BATCH_SIZE_MAX.")
     ] = _DEFAULT.batch_size_max,
+    unlocked_reads: Annotated[
+        bool,
+        typer.Option(
+            help="Workers' TABS_UNLOCKED_READS: a batch of sales is first applied from one "
+            "unlocked read and one guarded write (PostgreSQL)."
+        ),
+    ] = _DEFAULT.unlocked_reads,
     consumers: Annotated[
         int, typer.Option(help="Consumers per credit worker process (TABS_CONSUMERS).", min=1)
     ] = _DEFAULT.consumers,
@@ -147,6 +154,7 @@ def bench(
         fetch_max_wait_ms=fetch_max_wait_ms,
         fetch_linger_ms=fetch_linger_ms,
         batch_size_max=batch_size_max,
+        unlocked_reads=unlocked_reads,
         tills_linger_ms=tills_linger_ms,
         collector_fetch_max_wait_ms=collector_fetch_max_wait_ms,
         consumers=consumers,

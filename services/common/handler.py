@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,4 +32,18 @@ class TopicHandler(Protocol[M]):
         self, conn: AsyncConnection, messages: Sequence[M], now: datetime
     ) -> list[list[Outgoing]]:
         """Applies new messages in order; returns each one's outgoing messages."""
+        ...
+
+
+@runtime_checkable
+class UnlockedTopicHandler(TopicHandler[M], Protocol[M]):
+    """A handler that can also apply a run without locks: one unlocked read, then writes that
+    the pipeline's `Writes` sends as one guarded statement (all or nothing on the versions
+    read)."""
+
+    async def apply_unlocked(
+        self, conn: AsyncConnection, messages: Sequence[M], now: datetime
+    ) -> list[list[Outgoing]]:
+        """As `apply`, on a connection without a transaction; raises `Contended`, having
+        written nothing, where only the locking path can go on."""
         ...

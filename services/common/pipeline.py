@@ -7,6 +7,13 @@ offsets last. A crash between any two steps repeats work but never doubles an ef
 are claimed in the transaction of their effect, and a repeated id republishes its stored
 replies. So the inbox is this path's outbox: a batch committed but not published is consumed
 again, because its offsets were not committed, and its replies go out then.
+
+On PostgreSQL a batch of one topic whose handler can (`UnlockedTopicHandler`) is first applied
+without a transaction: the inbox and the handler's reads without locks, then the claims and
+every effect in ONE guarded statement, which commits alone and writes nothing if a row read has
+changed since (`Writes`). Three round trips instead of seven. If it cannot stand (a concurrent
+writer, a claim taken meanwhile, something only the locking path does), nothing was written and
+the batch is applied again in a transaction with row locks, as every batch on SQLite is.
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.common.bulk import Writes
 from services.common.clock import Clock
 from services.common.dead_letters import dead_letter
-from services.common.errors import Unprocessable
-from services.common.handler import TopicHandler
+from services.common.errors import Contended, Unprocessable
+from services.common.handler import TopicHandler, UnlockedTopicHandler
 from services.common.inbox import Inbox, MessageKey
 from services.common.messages import Inbound, Outgoing, Record
 from services.common.metrics import Metrics
@@ -73,9 +80,19 @@ class Pipeline:
         conflict_retries_max: int = 5,
         publish_attempts_max: int = 5,
         after_commit: AfterCommit | None = None,
+        unlocked_reads: bool = True,
     ) -> None:
         self._group = consumer_group
         self._engine = engine
+        # The same pool, without BEGIN: each statement commits alone.
+        self._unlocked: AsyncEngine | None = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if unlocked_reads and engine.dialect.name == "postgresql"
+            else None
+        )
+        self._unlocked_topics = frozenset(
+            topic for topic, h in handlers.items() if isinstance(h, UnlockedTopicHandler)
+        )
         self._handlers = handlers
         self._inbox = inbox
         self._publish = publish
@@ -204,8 +221,16 @@ class Pipeline:
             return []
         attempt = 0
         conflicts = 0
+        unlocked = self._unlocked
+        if unlocked is not None and any(m.record.topic not in self._unlocked_topics for m in valid):
+            unlocked = None
         while True:
             try:
+                if unlocked is not None:
+                    replies = await self._apply_unlocked(unlocked, valid, now)
+                    if replies is not None:
+                        return replies
+                    unlocked = None  # from here on, the locking path
                 async with self._engine.begin() as conn:
                     return await self._apply(conn, valid, now)
 
@@ -239,8 +264,33 @@ class Pipeline:
         )
         await asyncio.sleep(delay)
 
+    async def _apply_unlocked(
+        self, engine: AsyncEngine, valid: list[Inbound[Any]], now: datetime
+    ) -> list[Outgoing] | None:
+        """The batch applied without locks, or None, having written nothing, if the locking
+        path must apply it: what it read changed before it wrote (a serialization failure), a
+        claim or a row it inserts was taken meanwhile (a unique violation), a deadlock between
+        its row updates and another writer's, or a handler that needs locks."""
+        try:
+            async with engine.connect() as conn:
+                return await self._apply(conn, valid, now, unlocked=True)
+        except Contended as why:
+            reason = str(why)
+        except DBAPIError as error:
+            if _sqlstate(error) not in _CONTENDED and not isinstance(error, IntegrityError):
+                raise
+            reason = f"{type(error.orig).__name__}: {_sqlstate(error)}"
+        self._metrics.retries.labels("contended").inc()
+        log.info("applying the batch without locks did not stand (%s); with locks now", reason)
+        return None
+
     async def _apply(
-        self, conn: AsyncConnection, valid: list[Inbound[Any]], now: datetime
+        self,
+        conn: AsyncConnection,
+        valid: list[Inbound[Any]],
+        now: datetime,
+        *,
+        unlocked: bool = False,
     ) -> list[Outgoing]:
         keys: list[MessageKey] = [(m.record.topic, m.message_id) for m in valid]
         stored = await self._inbox.find(conn, keys)
@@ -251,15 +301,25 @@ class Pipeline:
             if key not in claimed:
                 claimed.add(key)
                 fresh.append(message)
+        runs = _runs_by_topic(fresh)
+        if unlocked and len(runs) > 1:
+            # Each run reads what the runs before it wrote: a transaction must hold them.
+            raise Contended("a batch of several runs takes the locking path")
         # The handlers' writes and the claims go to the database together at the end (one
         # round trip on PostgreSQL); a run only reads after the runs before it are written.
         writes = Writes()
         writes.attach(conn)
         try:
-            for run in _runs_by_topic(fresh):
+            for run in runs:
                 await writes.flush(conn)
                 handler = self._handlers[run[0].record.topic]
-                results = await handler.apply(conn, [m.message for m in run], now)
+                messages = [m.message for m in run]
+                if not unlocked:
+                    results = await handler.apply(conn, messages, now)
+                elif isinstance(handler, UnlockedTopicHandler):
+                    results = await handler.apply_unlocked(conn, messages, now)
+                else:
+                    raise Contended(f"the handler of {handler.topic} takes the locking path")
                 for message, result in zip(run, results, strict=True):
                     replies[(message.record.topic, message.message_id)] = result
             await self._inbox.record(
@@ -298,6 +358,14 @@ class Pipeline:
                 self._metrics.messages.labels(message.record.topic, "failed").inc()
                 replies.append(dead_letter(message.record, str(error), self._group, now))
         return replies
+
+
+# Serialization failure (a guarded write found a row changed), deadlock detected.
+_CONTENDED = frozenset({"40001", "40P01"})
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)
 
 
 def _runs_by_topic(messages: list[Inbound[Any]]) -> list[list[Inbound[Any]]]:

@@ -48,6 +48,11 @@ class RuntimeSettings(BaseSettings):
     consumers: int = Field(2, alias="TABS_CONSUMERS", ge=1, le=16)
     outbox_sweep_interval_s: float = Field(1.0, alias="TABS_OUTBOX_SWEEP_INTERVAL_S", gt=0)
     retry_backoff_max_s: float = Field(5.0, alias="TABS_RETRY_BACKOFF_MAX_S", gt=0)
+    # On PostgreSQL, a batch of one topic whose handler can (the credit worker's sales) is
+    # first applied from one unlocked read and one guarded statement of writes, and again on
+    # the locking path if what it read changed meanwhile (docs/architecture.md). Off: always
+    # the locking path (a transaction, row locks), as SQLite always is.
+    unlocked_reads: bool = Field(True, alias="TABS_UNLOCKED_READS")
     business_timezone: str = Field("Pacific/Auckland", alias="BUSINESS_TIMEZONE")
 
     @field_validator("kafka_bootstrap_servers")

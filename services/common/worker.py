@@ -187,6 +187,7 @@ class Worker:
                 clock=self.clock,
                 metrics=self.metrics,
                 retry_backoff_max_s=settings.retry_backoff_max_s,
+                unlocked_reads=settings.unlocked_reads,
                 after_commit=self.read_model.committed if self.read_model else None,
             )
             for _ in self.commits

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.errors import Contended
 from services.common.messages import Outgoing, Record
 from services.credit.domain.postings import IncompleteBook
 from services.credit.handlers import CreditHandlers, entry_id_for
@@ -59,19 +60,43 @@ class SaleEvents:
     async def apply(
         self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
     ) -> list[list[Outgoing]]:
-        settling = [m for m in messages if m.stage in _SETTLING_STAGES]
-        # Charges settle nothing: their accounts need only their credits loaded. A void or a
-        # return usually settles only its own sale: first try with that sale's debit alone.
-        lean = Settling(
-            frozenset(m.account_number for m in settling if m.account_number),
-            frozenset(s for m in settling for s in (m.sale_id, m.original_sale_id) if s),
-            whole_books=False,
-        )
+        lean = self._lean(messages)
         try:
             return await self._apply(conn, messages, now, lean)
         except IncompleteBook:
             # Nothing was written: the books were only changed in memory.
             return await self._apply(conn, messages, now, replace(lean, whole_books=True))
+
+    async def apply_unlocked(
+        self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
+    ) -> list[list[Outgoing]]:
+        """As `apply`, from one unlocked read, its writes guarded by the versions read (see
+        `CreditUnitOfWork.read_unlocked`); raises Contended, having written nothing, where
+        only the locking path can go on."""
+        settling = self._lean(messages)
+        uow = await CreditUnitOfWork.read_unlocked(
+            conn,
+            account_numbers=[m.account_number for m in messages if m.account_number],
+            sale_ids=[s for m in messages for s in (m.sale_id, m.original_sale_id) if s],
+            settling=settling,
+        )
+        try:
+            results = [self._one(sale, uow, now) for sale in messages]
+        except IncompleteBook:
+            raise Contended("a void or a return settles more than its own sale") from None
+        await uow.flush()
+        return results
+
+    @staticmethod
+    def _lean(messages: Sequence[SaleEvent]) -> Settling:
+        """Charges settle nothing: their accounts need only their credits loaded. A void or a
+        return usually settles only its own sale: first try with that sale's debit alone."""
+        settling = [m for m in messages if m.stage in _SETTLING_STAGES]
+        return Settling(
+            frozenset(m.account_number for m in settling if m.account_number),
+            frozenset(s for m in settling for s in (m.sale_id, m.original_sale_id) if s),
+            whole_books=False,
+        )
 
     async def _apply(
         self,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -38,7 +39,10 @@ def aware(moment: datetime) -> datetime:
 
 
 def _account(row: Row[tuple[object, ...]]) -> Account:
-    m = row._mapping
+    return _account_of(row._mapping)
+
+
+def _account_of(m: Mapping[Any, Any]) -> Account:
     return Account(
         number=m["account_number"],
         name=m["name"],
@@ -162,12 +166,24 @@ async def update_accounts(conn: AsyncConnection, changed: Sequence[Account]) -> 
     await conn.execute(statement, [{"number": a.number, **_account_values(a)} for a in changed])
 
 
-def update_balances(writes: Writes, changed: Sequence[Account]) -> None:
-    """Writes the balance only: postings move nothing else."""
-    writes.update(
-        accounts,
-        ["account_number"],
-        [{"account_number": a.number, "balance": to_minor(a.balance)} for a in changed],
+def update_balances(
+    writes: Writes, changed: Sequence[Account], versions: Sequence[int] | None = None
+) -> None:
+    """Writes the balance only: postings move nothing else. With `versions`, only if each
+    account is still at the version read, else nothing in `writes` is written."""
+    rows = [{"account_number": a.number, "balance": to_minor(a.balance)} for a in changed]
+    if versions is None:
+        writes.update(accounts, ["account_number"], rows)
+    else:
+        writes.update_unchanged(accounts, ["account_number"], rows, versions)
+
+
+def expect_accounts_unchanged(
+    writes: Writes, numbers: Sequence[str], versions: Sequence[int]
+) -> None:
+    """Nothing in `writes` is written unless these accounts, only read, are still as read."""
+    writes.expect_unchanged(
+        accounts, ["account_number"], [{"account_number": n} for n in numbers], versions
     )
 
 
@@ -462,3 +478,115 @@ async def dangling_references(conn: AsyncConnection) -> list[str]:
         rows = await conn.execute(select(key, refers).where(missing).order_by(key))
         found += [f"{what} {k} names a missing {named} {r}" for k, r in rows]
     return found
+
+
+@dataclass(frozen=True)
+class UnlockedRead:
+    """What a run of sales reads without locks, in one statement (so from one snapshot)."""
+
+    charges: dict[str, SaleCharge]
+    accounts: dict[str, Account]
+    # Each account's version as read (PostgreSQL's xmin): its writes are guarded by it.
+    versions: dict[str, int]
+    items: dict[str, list[OpenItem]]
+    oldest_debit_dues: dict[str, date]
+
+
+async def read_unlocked(
+    conn: AsyncConnection,
+    account_numbers: Iterable[str],
+    sale_ids: Iterable[str],
+    debits_of_sales: Iterable[str],
+) -> UnlockedRead:
+    """In one statement and round trip, without locks (PostgreSQL): the charges of the sales
+    named; the accounts named, those the charges were made to, and their groups' parents, each
+    with its version; of each, its unused credits and the open debits of `debits_of_sales`, and,
+    if it has an overdue hold, the due date of its oldest other open debit. The books are the
+    partial ones of `CreditUnitOfWork.load(..., charges_only_but=Settling(whole_books=False))`.
+    """
+    result = await conn.exec_driver_sql(
+        _UNLOCKED_READ,
+        (list(set(sale_ids)), sorted(set(account_numbers)), sorted(set(debits_of_sales))),
+    )
+    charges_json, accounts_json, items_json, dues_json = tuple(result.one())
+    charges = {
+        c["sale_id"]: SaleCharge(
+            c["sale_id"],
+            c["account_number"],
+            from_minor(c["amount"]),
+            c["entry_id"],
+            c["request_event_id"],
+            _moment(c["charged_at"]),
+            reversed=c["reversed_at"] is not None,
+        )
+        for c in _rows(charges_json)
+    }
+    accounts_read: dict[str, Account] = {}
+    versions: dict[str, int] = {}
+    for a in _rows(accounts_json):
+        a["settlement_anchor"] = date.fromisoformat(a["settlement_anchor"])
+        a["opened_at"] = _moment(a["opened_at"])
+        accounts_read[a["account_number"]] = _account_of(a)
+        versions[a["account_number"]] = a["version_read"]
+    items: dict[str, list[OpenItem]] = {}
+    for i in _rows(items_json):
+        items.setdefault(i["account_number"], []).append(
+            OpenItem(
+                i["item_id"],
+                i["account_number"],
+                i["reference"],
+                from_minor(i["amount"]),
+                from_minor(i["open_amount"]),
+                date.fromisoformat(i["due_date"]),
+                _moment(i["posted_at"]),
+            )
+        )
+    dues = {d["account_number"]: date.fromisoformat(d["due"]) for d in _rows(dues_json)}
+    return UnlockedRead(charges, accounts_read, versions, items, dues)
+
+
+def _rows(found: str | None) -> list[dict[str, Any]]:
+    return orjson.loads(found) if found is not None else []
+
+
+def _moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso).astimezone(UTC)
+
+
+# $1 every sale named, $2 the accounts named, $3 the sales whose open debits are wanted. Open
+# amounts as two ranges, each answered by its partial index (migration 0004).
+_UNLOCKED_READ = """
+WITH charges AS (
+    SELECT * FROM sale_charges WHERE sale_id = ANY($1::varchar[])
+), named AS (
+    SELECT a.xmin::text::bigint AS version_read, a.* FROM accounts AS a
+    WHERE a.account_number = ANY($2::varchar[] || ARRAY(SELECT account_number FROM charges))
+), found AS (
+    SELECT * FROM named
+    UNION ALL
+    SELECT p.xmin::text::bigint, p.* FROM accounts AS p
+    WHERE p.account_number = ANY(ARRAY(
+        SELECT parent_account_number FROM named WHERE parent_account_number IS NOT NULL
+        EXCEPT SELECT account_number FROM named
+    ))
+), items AS (
+    SELECT * FROM open_items
+    WHERE account_number = ANY(ARRAY(SELECT account_number FROM found)) AND open_amount < 0
+    UNION ALL
+    SELECT * FROM open_items
+    WHERE account_number = ANY(ARRAY(SELECT account_number FROM found)) AND open_amount > 0
+        AND reference = ANY($3::varchar[])
+), dues AS (
+    SELECT account_number, min(due_date) AS due FROM open_items
+    WHERE account_number = ANY(ARRAY(
+            SELECT account_number FROM found WHERE overdue_hold_days IS NOT NULL
+        ))
+        AND open_amount > 0 AND (reference IS NULL OR NOT reference = ANY($3::varchar[]))
+    GROUP BY account_number
+)
+SELECT
+    (SELECT json_agg(charges) FROM charges)::text,
+    (SELECT json_agg(found) FROM found)::text,
+    (SELECT json_agg(items) FROM items)::text,
+    (SELECT json_agg(dues) FROM dues)::text
+"""

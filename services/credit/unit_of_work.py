@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.bulk import Writes
+from services.common.errors import Contended
 from services.credit import repository
 from services.credit.domain.accounts import Account
 from services.credit.domain.open_items import OpenItem
@@ -61,6 +62,8 @@ class CreditUnitOfWork:
     _balances: set[str] = field(default_factory=set)
     # Where each sale charged in this unit of work is in `new_charges`.
     _new_charge_at: dict[str, int] = field(default_factory=dict)
+    # Read without locks: each account's version as read, which guards its writes.
+    _versions: dict[str, int] | None = None
 
     @classmethod
     async def load(
@@ -115,6 +118,45 @@ class CreditUnitOfWork:
             known_entries=await repository.existing_entries(conn, entry_ids),
             parents=await repository.with_members(conn, members),
             _stored_items={i.item_id: i.open_amount for its in items.values() for i in its},
+        )
+
+    @classmethod
+    async def read_unlocked(
+        cls,
+        conn: AsyncConnection,
+        account_numbers: Iterable[str],
+        sale_ids: Iterable[str],
+        settling: Settling,
+    ) -> CreditUnitOfWork:
+        """What `load(..., charges_only_but=settling)` loads for a run of sales with partial
+        books (`settling.whole_books` false), in one statement and without locks (PostgreSQL).
+
+        Nothing holds the accounts meanwhile, so `flush` guards every write by the versions
+        read: if another writer changed an account this read, the writes fail whole and the
+        batch is applied again on the locking path. Every change to an account's open items
+        also writes its row (`flush`), so its version covers its items too.
+        """
+        if settling.whole_books:
+            raise ValueError("an unlocked read has partial books only")
+        read = await repository.read_unlocked(
+            conn, account_numbers, sale_ids, debits_of_sales=settling.sale_ids
+        )
+        books = {
+            n: Book(
+                a,
+                read.items.get(n, []),
+                complete=False,
+                oldest_debit_due=read.oldest_debit_dues.get(n),
+            )
+            for n, a in read.accounts.items()
+        }
+        return cls(
+            conn=conn,
+            books=books,
+            sale_charges=read.charges,
+            known_entries=set(),
+            _stored_items={i.item_id: i.open_amount for its in read.items.values() for i in its},
+            _versions=read.versions,
         )
 
     def account(self, number: str | None) -> Account | None:
@@ -172,6 +214,9 @@ class CreditUnitOfWork:
         no pipeline collects them."""
         for number in self._balances:
             self.books[number].check()
+        if self._versions is not None:
+            self._flush_guarded()
+            return
         new_items, changed_items = self._items_to_save()
         opened = {a.number for a in self.new_accounts}
         # Before the entries that refer to them.
@@ -197,3 +242,30 @@ class CreditUnitOfWork:
         repository.insert_sale_charges(writes, self.new_charges)
         if collected is None:
             await writes.flush(self.conn)
+
+    def _flush_guarded(self) -> None:
+        """The writes of an unlocked read: each account's balance only if the account is still
+        as read, and the accounts only read checked unchanged; else nothing is written."""
+        versions = self._versions
+        assert versions is not None
+        writes = Writes.of(self.conn)
+        if writes is None:
+            raise Contended("an unlocked unit of work writes through the pipeline's writes")
+        if self.new_accounts or self.changed:
+            # Their statements are not guarded; the locking path writes them.
+            raise Contended("opening or changing an account takes the locking path")
+        new_items, changed_items = self._items_to_save()
+        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
+        if reversed_at is not None:
+            repository.mark_reversed(writes, self.reversed_sales, reversed_at)
+        written = sorted(self._balances)
+        only_read = sorted(self.books.keys() - self._balances)
+        repository.update_balances(
+            writes, [self.books[n].account for n in written], [versions[n] for n in written]
+        )
+        repository.expect_accounts_unchanged(writes, only_read, [versions[n] for n in only_read])
+        repository.insert_entries(writes, [p.entry for p in self.postings])
+        repository.insert_open_items(writes, new_items)
+        repository.update_open_items(writes, changed_items)
+        repository.insert_settlements(writes, [s for p in self.postings for s in p.settlements])
+        repository.insert_sale_charges(writes, self.new_charges)

@@ -2,8 +2,9 @@
 balance is the sum of its entries, a restricted account never goes over its limit, and a
 message has one effect (its replies are the same each time).
 
-The real pipeline and credit handlers run on a real SQLite database; only Kafka is replaced by
-a list that records what would be published (the broker is exercised by the other tests).
+The real pipeline and credit handlers run on a real SQLite database, and on PostgreSQL; only
+Kafka is replaced by a list that records what would be published (the broker is exercised by
+the other tests).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from services.credit.settings import default_rating_limits
 from services.credit.tables import accounts, entries
 from shared.money import from_minor
 from shared.topics import ACCOUNT_COMMANDS, CREDIT_DECISIONS, POS_SALES
+from tests.conftest import create_postgres_database
 from tests.support.credit import authorize, open_account
 from tests.support.naming import unique
 
@@ -112,8 +114,11 @@ def _batches(records: list[Record], sizes: list[int]) -> list[list[Record]]:
     return out
 
 
-async def _run(database: Path, plan: list[tuple[str, int, Decimal]], sizes: list[int]) -> None:
-    engine = create_engine(f"sqlite:///{database}")
+async def _run(database: str, plan: list[tuple[str, int, Decimal]], sizes: list[int]) -> None:
+    if database.startswith("postgres-server:"):
+        # A new database on that server for each example.
+        database = await create_postgres_database(database.removeprefix("postgres-server:"))
+    engine = create_engine(database)
     try:
         await upgrade_to_head(engine, SPEC.migrations, SPEC.version_table)
         published = Published()
@@ -185,4 +190,16 @@ async def _number(conn: AsyncConnection, query: Any) -> int:
 def test_redelivery_and_batching_never_break_the_ledger(
     tmp_path: Path, plan: list[tuple[str, int, Decimal]], sizes: list[int]
 ) -> None:
-    asyncio.run(_run(tmp_path / f"{unique('db')}.db", plan, sizes))
+    asyncio.run(_run(f"sqlite:///{tmp_path / unique('db')}.db", plan, sizes))
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(plan=steps, sizes=batch_sizes)
+def test_redelivery_and_batching_never_break_the_ledger_on_postgresql(
+    postgres_server: str, plan: list[tuple[str, int, Decimal]], sizes: list[int]
+) -> None:
+    """The same on PostgreSQL, where a batch of sales is applied from an unlocked read and one
+    guarded statement (and a batch mixing commands and sales with locks)."""
+    asyncio.run(_run(f"postgres-server:{postgres_server}", plan, sizes))
