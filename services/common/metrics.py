@@ -19,7 +19,7 @@ class Metrics:
         )
         self.retries = Counter(
             "tabs_batch_retries",
-            "Batch transactions retried, by cause (outage, conflict).",
+            "Batch transactions retried, by cause (outage, conflict, contended).",
             ["cause"],
             registry=self.registry,
         )
