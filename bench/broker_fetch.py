@@ -8,8 +8,9 @@ fetch comes back without the records asked for: the consumer stalls. Apache Kafk
 offset in an index and is not affected.
 
 This fills one partition with single-record batches (as tills sending one sale at a time make
-them) and, at each size, times fetching the last record, then reads the whole partition from
-the start with a short and a long max wait. It prints the figures; nothing is asserted.
+them) and, at each size, times fetching the last record, reads the whole partition from the
+start with a short and a long max wait, and measures what a consumer waiting at the end for more
+costs the broker. It prints the figures; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ RECORD = b"x" * 100
 ONE_RECORD_BATCH_BYTES = 200
 LAST_RECORD_FETCHES = 30
 READ_TIMEOUT_S = 20.0
+WAITING_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Size:
     batches: int
     last_record_ms: float  # broker CPU per fetch of the partition's last record
     reads: dict[int, tuple[int, float]]  # max wait ms -> (records read, seconds)
+    waiting_cores: dict[int, float]  # max wait ms -> broker cores, a consumer waiting at the end
 
 
 def _cpu_s(process: psutil.Process) -> float:
@@ -98,6 +101,29 @@ async def _read_all(bootstrap: str, end: int, fetch_max_wait_ms: int) -> tuple[i
         await consumer.stop()
 
 
+async def _waiting_cores(
+    bootstrap: str, broker: psutil.Process, end: int, fetch_max_wait_ms: int
+) -> float:
+    """The broker's CPU, in cores, while a consumer at the partition's end waits for more."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        partition = TopicPartition(TOPIC, 0)
+        consumer.assign([partition])
+        consumer.seek(partition, end)
+        await consumer.getmany(partition, timeout_ms=200)
+        before, started = _cpu_s(broker), time.monotonic()
+        while time.monotonic() - started < WAITING_S:
+            await consumer.getmany(partition, timeout_ms=50)
+        return (_cpu_s(broker) - before) / (time.monotonic() - started)
+    finally:
+        await consumer.stop()
+
+
 async def measure(sizes: list[int], waits: list[int]) -> list[Size]:
     with (
         tempfile.TemporaryDirectory(prefix="tabs-fetch-") as directory,
@@ -121,6 +147,7 @@ async def measure(sizes: list[int], waits: list[int]) -> list[Size]:
                     size,
                     await _last_record_cpu_ms(bootstrap, process, size),
                     {wait: await _read_all(bootstrap, size, wait) for wait in waits},
+                    {wait: await _waiting_cores(bootstrap, process, size, wait) for wait in waits},
                 )
             )
         return found
@@ -139,10 +166,14 @@ def main(
             f"max wait {ms} ms: {read:,} of {size.batches:,} records in {seconds:.2f} s"
             for ms, (read, seconds) in size.reads.items()
         )
+        waiting = "; ".join(
+            f"max wait {ms} ms: {cores:.3f}" for ms, cores in size.waiting_cores.items()
+        )
         print(
             f"{size.batches:>7,} batches: fetching the last record costs the broker "
             f"{size.last_record_ms:.2f} ms of CPU ({size.last_record_ms * 1000 / size.batches:.2f}"
-            f" us per stored batch); reading them all, {reads}",
+            f" us per stored batch); reading them all, {reads}; a consumer waiting at the end "
+            f"costs the broker (cores) {waiting}",
             flush=True,
         )
 
