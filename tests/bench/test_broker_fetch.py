@@ -12,3 +12,5 @@ async def test_fills_a_partition_and_reads_it_back() -> None:
     read, seconds = size.reads[100]
     assert read == 300
     assert seconds > 0.0
+    assert set(size.waiting_cores) == {100}
+    assert 0.0 <= size.waiting_cores[100] < 2.0  # at most the machine's two cores
