@@ -61,13 +61,19 @@ def _insert_sql(table: Table, columns: tuple[str, ...], dialect: Dialect) -> str
 
 @lru_cache(maxsize=256)
 def _update_sql(
-    table: Table, keys: tuple[str, ...], columns: tuple[str, ...], dialect: Dialect
+    table: Table,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    dialect: Dialect,
+    increments: tuple[str, ...] = (),
 ) -> str:
     every = keys + columns
     arrays = ", ".join(
         f"${n}::{kind}" for n, kind in enumerate(_array_types(table, every, dialect), 1)
     )
-    assignments = ", ".join(f"{name} = v.{name}" for name in columns)
+    assignments = ", ".join(
+        [*(f"{name} = v.{name}" for name in columns), *(f"{c} = t.{c} + 1" for c in increments)]
+    )
     matches = " AND ".join(f"t.{name} = v.{name}" for name in keys)
     return (
         f"UPDATE {table.name} AS t SET {assignments} "
@@ -96,15 +102,26 @@ async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[Row]) 
 
 
 async def update_many(
-    conn: AsyncConnection, table: Table, keys: Sequence[str], rows: Sequence[Row]
+    conn: AsyncConnection,
+    table: Table,
+    keys: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    increments: Sequence[str] = (),
 ) -> None:
-    """Sets the other columns of each row on the row its `keys` name, in one statement."""
+    """Sets the other columns of each row on the row its `keys` name, and adds one to the
+    `increments` columns, in one statement."""
     if not rows:
         return
     every = _columns_of(rows)
     columns = tuple(name for name in every if name not in keys)
     if not is_postgresql(conn):
-        statement = update(table).values({name: bindparam(f"v_{name}") for name in columns})
+        statement = update(table).values(
+            {
+                **{name: bindparam(f"v_{name}") for name in columns},
+                **{name: table.c[name] + 1 for name in increments},
+            }
+        )
         for name in keys:
             statement = statement.where(table.c[name] == bindparam(f"k_{name}"))
         await conn.execute(
@@ -117,7 +134,8 @@ async def update_many(
         return
     ordered = tuple(keys) + columns
     arrays = tuple([row[name] for row in rows] for name in ordered)
-    await conn.exec_driver_sql(_update_sql(table, tuple(keys), columns, conn.dialect), arrays)
+    sql = _update_sql(table, tuple(keys), columns, conn.dialect, tuple(increments))
+    await conn.exec_driver_sql(sql, arrays)
 
 
 def any_of(column: Any, name: str, *, postgresql: bool) -> ColumnElement[bool]:
@@ -166,17 +184,35 @@ class Writes:
         if rows:
             self._parts.append(_Part("insert", table, (), rows))
 
-    def update(self, table: Table, keys: Sequence[str], rows: Sequence[Row]) -> None:
+    def update(
+        self,
+        table: Table,
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        *,
+        increments: Sequence[str] = (),
+    ) -> None:
+        """Sets the other columns of each row its keys name, and adds one to `increments`."""
         if rows:
-            self._parts.append(_Part("update", table, tuple(keys), rows))
+            self._parts.append(_Part("update", table, tuple(keys), rows, None, tuple(increments)))
 
     def update_unchanged(
-        self, table: Table, keys: Sequence[str], rows: Sequence[Row], versions: Sequence[int]
+        self,
+        table: Table,
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        versions: Sequence[int],
+        *,
+        increments: Sequence[str] = (),
     ) -> None:
         """Updates each row only if it is still at its version (its `xmin` when read); if one
         is not, the whole statement fails (PostgreSQL only)."""
         if rows:
-            self._parts.append(_Part("update", table, tuple(keys), rows, _versions(rows, versions)))
+            self._parts.append(
+                _Part(
+                    "update", table, tuple(keys), rows, _versions(rows, versions), tuple(increments)
+                )
+            )
 
     def expect_unchanged(
         self, table: Table, keys: Sequence[str], rows: Sequence[Row], versions: Sequence[int]
@@ -201,17 +237,10 @@ class Writes:
             if guarded:
                 raise ValueError("guarded writes need PostgreSQL")
             for part in parts:
-                if part.kind == "insert":
-                    await insert_many(conn, part.table, part.rows)
-                else:
-                    await update_many(conn, part.table, part.keys, part.rows)
+                await _write_alone(conn, part)
             return
         if len(parts) == 1 and not guarded:
-            part = parts[0]
-            if part.kind == "insert":
-                await insert_many(conn, part.table, part.rows)
-            else:
-                await update_many(conn, part.table, part.keys, part.rows)
+            await _write_alone(conn, parts[0])
             return
         signature = []
         arrays: list[object] = []
@@ -219,7 +248,16 @@ class Writes:
         for part in parts:
             columns = _columns_of(part.rows)
             ordered = part.keys + tuple(c for c in columns if c not in part.keys)
-            signature.append((part.kind, part.table, part.keys, ordered, part.versions is not None))
+            signature.append(
+                (
+                    part.kind,
+                    part.table,
+                    part.keys,
+                    ordered,
+                    part.versions is not None,
+                    part.increments,
+                )
+            )
             arrays.extend([row[name] for row in part.rows] for name in ordered)
             if part.versions is not None:
                 arrays.append(part.versions)
@@ -236,6 +274,14 @@ class _Part:
     keys: tuple[str, ...]
     rows: Sequence[Row]
     versions: list[int] | None = None  # the rows' versions as read (guarded parts)
+    increments: tuple[str, ...] = ()  # columns an update adds one to
+
+
+async def _write_alone(conn: AsyncConnection, part: _Part) -> None:
+    if part.kind == "insert":
+        await insert_many(conn, part.table, part.rows)
+    else:
+        await update_many(conn, part.table, part.keys, part.rows, increments=part.increments)
 
 
 def _versions(rows: Sequence[Row], versions: Sequence[int]) -> list[int]:
@@ -246,12 +292,13 @@ def _versions(rows: Sequence[Row], versions: Sequence[int]) -> list[int]:
 
 @lru_cache(maxsize=256)
 def _writes_sql(
-    parts: tuple[tuple[str, Table, tuple[str, ...], tuple[str, ...], bool], ...], dialect: Dialect
+    parts: tuple[tuple[str, Table, tuple[str, ...], tuple[str, ...], bool, tuple[str, ...]], ...],
+    dialect: Dialect,
 ) -> str:
     ctes = []
     guards = []
     first = 1
-    for n, (kind, table, keys, columns, guarded) in enumerate(parts):
+    for n, (kind, table, keys, columns, guarded, increments) in enumerate(parts):
         kinds = _array_types(table, columns, dialect)
         names = list(columns)
         if guarded:
@@ -266,7 +313,12 @@ def _writes_sql(
         if kind == "insert":
             body = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
         elif kind == "update":
-            assignments = ", ".join(f"{c} = v.{c}" for c in columns if c not in keys)
+            assignments = ", ".join(
+                [
+                    *(f"{c} = v.{c}" for c in columns if c not in keys),
+                    *(f"{c} = t.{c} + 1" for c in increments),
+                ]
+            )
             body = f"UPDATE {table.name} AS t SET {assignments} FROM {source} WHERE {matches}"
             if guarded:
                 body += " RETURNING 1"

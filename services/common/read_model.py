@@ -4,6 +4,12 @@ The database is the truth; Redis holds views of it. A view is rebuilt from the d
 every commit that touched it, so a failed refresh (Redis down) is repaired by the next one: the
 keys are kept and retried, and a worker rebuilds every view when it starts. Decisions never read
 Redis.
+
+Several workers refresh views (each after its own commits, and all of them when they start), so
+a view read before another worker's commit could reach Redis after that commit's own refresh.
+A view that carries a `version` (an integer the service adds one to with every change of what
+the view shows) is therefore written only over an older or equal one, by a script that compares
+and sets in one step in Redis. Views without one are written as they come.
 """
 
 from __future__ import annotations
@@ -39,6 +45,23 @@ class Views(Protocol):
         ...
 
 
+# KEYS: each view's key and its version's key, in pairs; ARGV: each view's version (-1: none)
+# and its JSON, in pairs. A view is written unless Redis holds a newer version of it.
+_WRITE_NEWER = """
+for i = 1, #KEYS, 2 do
+    local version = tonumber(ARGV[i])
+    local stored = redis.call('GET', KEYS[i + 1])
+    if version < 0 or not stored or tonumber(stored) <= version then
+        redis.call('SET', KEYS[i], ARGV[i + 1])
+        if version >= 0 then
+            redis.call('SET', KEYS[i + 1], ARGV[i])
+        end
+    end
+end
+return 0
+"""
+
+
 class ReadModel:
     def __init__(
         self,
@@ -58,6 +81,7 @@ class ReadModel:
             else None
         )
         self._prefix = f"{key_prefix}{views.name}:"
+        self._write_newer = self._redis.register_script(_WRITE_NEWER) if self._redis else None
         self._pending: set[str] = set()
         # Refreshes run concurrently (a worker's consumers, the retry loop, the rebuild at
         # start): each chunk is read and written under this lock, so that a view read earlier
@@ -68,6 +92,10 @@ class ReadModel:
 
     def redis_key(self, key: str) -> str:
         return self._prefix + key
+
+    def version_key(self, key: str) -> str:
+        """Where Redis keeps the version of the view it holds."""
+        return f"{self._prefix}{key}#version"
 
     @property
     def views(self) -> Views:
@@ -94,9 +122,7 @@ class ReadModel:
                     async with self._engine.connect() as conn:
                         views = await self._views.build(conn, chunk)
                     if views:
-                        await self._redis.mset(
-                            {self.redis_key(k): orjson.dumps(v) for k, v in views.items()}
-                        )
+                        await self._write(views)
             # Only what this refresh wrote: another may have failed meanwhile.
             self._pending.difference_update(wanted)
         except (RedisError, OSError) as error:
@@ -107,6 +133,19 @@ class ReadModel:
                     type(error).__name__,
                 )
             self._pending.update(wanted)
+
+    async def _write(self, views: dict[str, Any]) -> None:
+        assert self._write_newer is not None
+        keys: list[str] = []
+        args: list[int | bytes] = []
+        for key, view in views.items():
+            version = view.get("version")
+            keys += [self.redis_key(key), self.version_key(key)]
+            args += [
+                version if isinstance(version, int) and version >= 0 else -1,
+                orjson.dumps(view),
+            ]
+        await self._write_newer(keys=keys, args=args)
 
     async def rebuild(self) -> None:
         """Every view from the database: a worker's start repairs whatever was missed."""

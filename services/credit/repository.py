@@ -160,6 +160,7 @@ async def update_accounts(conn: AsyncConnection, changed: Sequence[Account]) -> 
     if not changed:
         return
     values: dict[str, object] = {name: bindparam(name) for name in _account_values(changed[0])}
+    values["version"] = accounts.c.version + 1
     statement = (
         update(accounts).where(accounts.c.account_number == bindparam("number")).values(values)
     )
@@ -169,13 +170,16 @@ async def update_accounts(conn: AsyncConnection, changed: Sequence[Account]) -> 
 def update_balances(
     writes: Writes, changed: Sequence[Account], versions: Sequence[int] | None = None
 ) -> None:
-    """Writes the balance only: postings move nothing else. With `versions`, only if each
-    account is still at the version read, else nothing in `writes` is written."""
+    """Writes the balance only (postings move nothing else) and counts the change in the
+    account's `version`. With `versions`, only if each account is still at the version read
+    (its xmin), else nothing in `writes` is written."""
     rows = [{"account_number": a.number, "balance": to_minor(a.balance)} for a in changed]
     if versions is None:
-        writes.update(accounts, ["account_number"], rows)
+        writes.update(accounts, ["account_number"], rows, increments=["version"])
     else:
-        writes.update_unchanged(accounts, ["account_number"], rows, versions)
+        writes.update_unchanged(
+            accounts, ["account_number"], rows, versions, increments=["version"]
+        )
 
 
 def expect_accounts_unchanged(
@@ -441,11 +445,18 @@ def mark_reversed(writes: Writes, sale_ids: Sequence[str], now: datetime) -> Non
 
 async def find_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, Account]:
     """Accounts for reading (no lock)."""
+    return {n: account for n, (account, _) in (await find_versioned(conn, numbers)).items()}
+
+
+async def find_versioned(
+    conn: AsyncConnection, numbers: Iterable[str]
+) -> dict[str, tuple[Account, int]]:
+    """Accounts for reading (no lock), each with its version (one more with every change)."""
     wanted = list(set(numbers))
     if not wanted:
         return {}
     rows = await conn.execute(select(accounts).where(accounts.c.account_number.in_(wanted)))
-    return {row.account_number: _account(row) for row in rows}
+    return {row.account_number: (_account(row), row.version) for row in rows}
 
 
 async def with_members(conn: AsyncConnection, numbers: Iterable[str]) -> set[str]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    text,
 )
 
 from services.common.runtime_tables import Id, add_runtime_tables
@@ -49,6 +50,9 @@ accounts = Table(
     Column("parent_account_number", String(64), nullable=True, index=True),
     # "full", or the list of funded categories.
     Column("funding", JSON, nullable=True),
+    # One more with every write of the row (so with every change to the account's ledger): the
+    # order of the account's views in the read model (migration 0008).
+    Column("version", BigInteger, nullable=False, server_default=text("0")),
     # Room in each page, so that a balance update stays on its page (migration 0005).
     postgresql_with={"fillfactor": 80},
 )

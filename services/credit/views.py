@@ -30,10 +30,12 @@ class AccountViews:
         return list((await conn.scalars(select(accounts.c.account_number))).all())
 
     async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
-        found = await repository.find_accounts(conn, keys)
+        found = await repository.find_versioned(conn, keys)
         items = await repository.load_open_items(conn, found)
         return {
             number: {
+                # The read model keeps a view only over an older one (read_model.py).
+                "version": version,
                 "account_number": number,
                 "name": account.name,
                 "status": account.status,
@@ -50,7 +52,7 @@ class AccountViews:
                     for i in sorted(items.get(number, []), key=lambda i: (i.due_date, i.posted_at))
                 ],
             }
-            for number, account in found.items()
+            for number, (account, version) in found.items()
         }
 
 

@@ -59,3 +59,63 @@ async def test_a_view_read_earlier_is_never_written_over_one_read_later(redis_ur
     finally:
         await model.close()
         await engine.dispose()
+
+
+class SharedState(SlowFirstRead):
+    """Another replica's views of the same database (the same state), which never wait."""
+
+    def __init__(self, state: dict[str, int]) -> None:
+        super().__init__()
+        self.state = state
+        self.read_once.set()
+        self.release.set()
+
+
+async def test_a_view_another_replica_read_earlier_never_replaces_a_newer_one(
+    redis_url: str,
+) -> None:
+    """Two workers (two read models, one Redis): the first reads version 1 and is slow to write
+    it; meanwhile a commit makes version 2 and the second worker writes it. The first one's
+    write comes last, and must not win: the in-process lock cannot order two processes."""
+    engine = create_async_engine("sqlite+aiosqlite://")
+    prefix = f"{unique('t')}:"
+    slow = SlowFirstRead()
+    first = ReadModel(engine, slow, redis_url, key_prefix=prefix)
+    second = ReadModel(engine, SharedState(slow.state), redis_url, key_prefix=prefix)
+    try:
+        slow.state["k"] = 1
+        late = asyncio.create_task(first.refresh(["k"]))
+        await slow.read_once.wait()
+        slow.state["k"] = 2
+        await second.refresh(["k"])
+        slow.release.set()
+        await late
+        assert await first.get("k") == {"version": 2}
+        assert await second.get("k") == {"version": 2}
+        # A newer version still replaces it, and an equal one is written again.
+        slow.state["k"] = 3
+        await first.refresh(["k"])
+        assert await second.get("k") == {"version": 3}
+    finally:
+        await first.close()
+        await second.close()
+        await engine.dispose()
+
+
+class Unversioned(SharedState):
+    async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
+        return {k: {"value": self.state[k]} for k in keys if k in self.state}
+
+
+async def test_views_without_a_version_are_written_as_they_come(redis_url: str) -> None:
+    engine = create_async_engine("sqlite+aiosqlite://")
+    views = Unversioned({"k": 5})
+    model = ReadModel(engine, views, redis_url, key_prefix=f"{unique('t')}:")
+    try:
+        await model.refresh(["k"])
+        views.state["k"] = 4
+        await model.refresh(["k"])
+        assert await model.get("k") == {"value": 4}
+    finally:
+        await model.close()
+        await engine.dispose()
