@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -81,7 +83,11 @@ async def _last_record_cpu_ms(bootstrap: str, broker: psutil.Process, end: int) 
         await consumer.stop()
 
 
-async def _read_all(bootstrap: str, end: int, fetch_max_wait_ms: int) -> tuple[int, float]:
+@asynccontextmanager
+async def _reading(
+    bootstrap: str, fetch_max_wait_ms: int, offset: int
+) -> AsyncIterator[tuple[AIOKafkaConsumer, TopicPartition]]:
+    """A consumer of the partition from `offset`, outside any group."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -91,37 +97,31 @@ async def _read_all(bootstrap: str, end: int, fetch_max_wait_ms: int) -> tuple[i
     try:
         partition = TopicPartition(TOPIC, 0)
         consumer.assign([partition])
-        consumer.seek(partition, 0)
+        consumer.seek(partition, offset)
+        yield consumer, partition
+    finally:
+        await consumer.stop()
+
+
+async def _read_all(bootstrap: str, end: int, fetch_max_wait_ms: int) -> tuple[int, float]:
+    async with _reading(bootstrap, fetch_max_wait_ms, 0) as (consumer, partition):
         read, started = 0, time.monotonic()
         while read < end and time.monotonic() - started < READ_TIMEOUT_S:
             batches = await consumer.getmany(partition, timeout_ms=200)
             read += sum(len(records) for records in batches.values())
         return read, time.monotonic() - started
-    finally:
-        await consumer.stop()
 
 
 async def _waiting_cores(
     bootstrap: str, broker: psutil.Process, end: int, fetch_max_wait_ms: int
 ) -> float:
     """The broker's CPU, in cores, while a consumer at the partition's end waits for more."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        fetch_max_wait_ms=fetch_max_wait_ms,
-    )
-    await consumer.start()
-    try:
-        partition = TopicPartition(TOPIC, 0)
-        consumer.assign([partition])
-        consumer.seek(partition, end)
+    async with _reading(bootstrap, fetch_max_wait_ms, end) as (consumer, partition):
         await consumer.getmany(partition, timeout_ms=200)
         before, started = _cpu_s(broker), time.monotonic()
         while time.monotonic() - started < WAITING_S:
             await consumer.getmany(partition, timeout_ms=50)
         return (_cpu_s(broker) - before) / (time.monotonic() - started)
-    finally:
-        await consumer.stop()
 
 
 async def measure(sizes: list[int], waits: list[int]) -> list[Size]:
