@@ -85,6 +85,16 @@ def print_report(figures: dict[str, Any], console: Console) -> None:
             "  p99 by quarter sent (broker cores)",
             " ".join(f"{q['p99_ms']:,.0f} ({q['broker_cores']:.2f})" for q in quarters),
         )
+    batches = [figures[phase].get("worker_batches") or {} for phase in ("latency", "throughput")]
+    if all(b.get("batches") for b in batches):
+        main.add_row(
+            "worker batches (records each), offered / drain; applied again with locks",
+            " / ".join(
+                f"{b['batches']:,} ({b['mean_records_per_batch']:,.0f}); "
+                f"{b.get('retries contended', 0):,}"
+                for b in batches
+            ),
+        )
     main.add_row("ceiling: aiokafka + JSON, records/s", f"{ceiling['records_per_s']:,.0f}")
     one_at_a_time = figures.get("ceiling_one_at_a_time")
     if one_at_a_time:
