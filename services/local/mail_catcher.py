@@ -8,6 +8,7 @@ one is not installed; plain SMTP on 127.0.0.1 is what local runs need.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import errno
@@ -131,13 +132,20 @@ class MailCatcher:
             self._messages.clear()
 
     def wait_for(self, count: int, timeout_s: float) -> list[CaughtMessage]:
-        """Block until at least `count` messages arrived; TimeoutError after timeout_s."""
+        """Block until at least `count` messages arrived; TimeoutError after timeout_s.
+
+        It blocks the calling thread: from a coroutine use `arrived`, or the event loop (and
+        any sender on it) stops while it waits."""
         with self._arrived:
             if not self._arrived.wait_for(lambda: len(self._messages) >= count, timeout_s):
                 raise TimeoutError(
                     f"{len(self._messages)} of {count} messages arrived in {timeout_s} s"
                 )
             return list(self._messages)
+
+    async def arrived(self, count: int, timeout_s: float) -> list[CaughtMessage]:
+        """`wait_for` without blocking the event loop: the wait runs on a thread."""
+        return await asyncio.to_thread(self.wait_for, count, timeout_s)
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any

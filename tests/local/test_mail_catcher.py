@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import smtplib
@@ -102,3 +103,25 @@ def test_a_taken_port_fails_fast() -> None:
         with pytest.raises(OSError, match="in use"):
             MailCatcher(port=holder.getsockname()[1]).start()
         assert time.monotonic() - began < 1
+
+
+async def test_waiting_from_a_coroutine_leaves_the_event_loop_running() -> None:
+    """A sender on the same event loop (a worker in a test) goes on while the test waits."""
+    sent = asyncio.Event()
+
+    async def send_later(catcher: MailCatcher) -> None:
+        await asyncio.sleep(0.05)  # runs only if the loop is not blocked by the wait
+        sent.set()
+        await asyncio.to_thread(_send_plain, catcher)
+
+    with MailCatcher() as catcher:
+        sending = asyncio.create_task(send_later(catcher))
+        [caught] = await catcher.arrived(1, timeout_s=5)
+        await sending
+        assert sent.is_set()
+        assert caught.rcpt_tos == ("a@example.com",)
+
+
+def _send_plain(catcher: MailCatcher) -> None:
+    with smtplib.SMTP(catcher.host, catcher.port, timeout=10) as smtp:
+        smtp.send_message(_statement(), to_addrs=["a@example.com"])

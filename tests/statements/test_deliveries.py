@@ -91,7 +91,7 @@ async def test_unreachable_mail_server_is_retried_with_backoff_then_failed_then_
             await until_status(statements, number, "pending")
             assert await deliveries.deliver_due(clock.now()) == 1
             [_, sent] = await statements.outcomes(number, count=2)
-            [caught] = catcher.wait_for(1, timeout_s=5)
+            [caught] = await catcher.arrived(1, timeout_s=5)
     assert sent["status"] == "sent"
     assert sent["request_event_id"] == request
     assert caught.message["Message-ID"] == message_id_for(f"{number}/2026-11-30", SENDER)
@@ -139,7 +139,7 @@ async def test_statement_left_sending_by_a_stopped_worker_is_unconfirmed_not_res
         [_, sent] = await statements.outcomes(number, count=2)
     assert sent["status"] == "sent"
     assert sent["request_event_id"] == request
-    [caught] = mail.wait_for(1, timeout_s=5)
+    [caught] = await mail.arrived(1, timeout_s=5)
     assert caught.message["Message-ID"] == message_id
 
 

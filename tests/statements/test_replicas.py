@@ -67,7 +67,7 @@ async def test_two_replicas_email_each_statement_once(
             config.topic(STATEMENTS_SENT), lambda m: m["status"] == "sent", count=ACCOUNTS
         )
         await outcomes.settle(1.0)
-        mail.wait_for(ACCOUNTS, timeout_s=1)
+        await mail.arrived(ACCOUNTS, timeout_s=1)
     finally:
         await outcomes.stop()
         await producer.stop()

@@ -37,7 +37,7 @@ async def test_period_statement_is_made_emailed_and_published_once(
     assert await scheduler.make_due_statements(statements.clock.now()) == 0
     assert await deliveries.deliver_due(statements.clock.now()) == 1
 
-    [caught] = statements.mail.wait_for(1, timeout_s=10)
+    [caught] = await statements.mail.arrived(1, timeout_s=10)
     [outcome] = await statements.outcomes(number)
     statement_id = f"{number}/2026-11-30"
     assert outcome == {

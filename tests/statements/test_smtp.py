@@ -108,7 +108,7 @@ async def test_plain_smtp_with_login_hands_over_the_statement() -> None:
         attempt = await server(catcher.port, username="tabs", password="s3cret").send(
             message(), SENDER, RECIPIENT
         )
-        [caught] = catcher.wait_for(1, timeout_s=5)
+        [caught] = await catcher.arrived(1, timeout_s=5)
 
     assert attempt == Accepted()
     assert caught.login == "tabs"
