@@ -56,7 +56,13 @@ def up(
     log_level: Annotated[str, typer.Option(help="Log level of the workers.")] = "info",
 ) -> None:
     """Run the whole system on this machine: broker, databases, mail, marketing, three workers."""
-    from services.local.stack import run_stack
+    try:
+        from services.local.stack import run_stack
+    except ImportError as missing:
+        raise typer.BadParameter(
+            f"tabs up runs embedded parts this installation lacks ({missing.name}): "
+            "pip install 'tabs[local]' (the README's '.[dev]' includes it)"
+        ) from None
 
     _configure_logging("info")
     run_stack(data_dir=data_dir, partitions=partitions, http_port=http_port, log_level=log_level)
@@ -92,13 +98,19 @@ def asyncapi(
 
 
 def _add_service_commands() -> None:
-    from services.cli.bench import bench
     from services.cli.crm import app as crm_app
     from services.cli.statement import statement
 
     app.add_typer(crm_app, name="crm")
     app.command("statement")(statement)
-    app.command("bench")(bench)
+    try:
+        from services.cli.bench import bench
+    except ModuleNotFoundError as missing:
+        # The worker image (deploy/Dockerfile) holds the services, not the bench.
+        if missing.name != "bench":
+            raise
+    else:
+        app.command("bench")(bench)
 
 
 _add_service_commands()
