@@ -107,7 +107,7 @@ def _add_service_commands() -> None:
         from services.cli.bench import bench
     except ModuleNotFoundError as missing:
         # The worker image (deploy/Dockerfile) holds the services, not the bench.
-        if missing.name != "bench":
+        if (missing.name or "").partition(".")[0] != "bench":
             raise
     else:
         app.command("bench")(bench)
