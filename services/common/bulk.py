@@ -8,9 +8,9 @@ the worker, no round trips) keeps plain executemany and `IN`.
 `Writes` can also guard its statement (PostgreSQL only): an update that applies only to rows
 still at the version read, and a check that rows only read are unchanged. If any row has
 changed, the statement fails with a serialization failure (SQLSTATE 40001) and writes nothing.
-A row's version is PostgreSQL's `xmin`, the transaction that wrote the row as it stands: every
-update makes a new one. The check calls `tabs_expect_rows`, which a service that guards its
-writes creates in a migration (`EXPECT_ROWS_FUNCTION`).
+A row's version is a column of its own that every writer of the table adds one to (the guarded
+update does). The check calls `tabs_expect_rows`, which a service that guards its writes
+creates in a migration (`EXPECT_ROWS_FUNCTION`).
 """
 
 from __future__ import annotations
@@ -203,25 +203,44 @@ class Writes:
         rows: Sequence[Row],
         versions: Sequence[int],
         *,
-        increments: Sequence[str] = (),
+        version_column: str,
     ) -> None:
-        """Updates each row only if it is still at its version (its `xmin` when read); if one
-        is not, the whole statement fails (PostgreSQL only)."""
+        """Updates each row, adding one to its `version_column`, only if that column still
+        holds the version read; if one does not, the whole statement fails (PostgreSQL only)."""
         if rows:
             self._parts.append(
                 _Part(
-                    "update", table, tuple(keys), rows, _versions(rows, versions), tuple(increments)
+                    "update",
+                    table,
+                    tuple(keys),
+                    rows,
+                    _versions(rows, versions),
+                    (version_column,),
+                    version_column,
                 )
             )
 
     def expect_unchanged(
-        self, table: Table, keys: Sequence[str], rows: Sequence[Row], versions: Sequence[int]
+        self,
+        table: Table,
+        keys: Sequence[str],
+        rows: Sequence[Row],
+        versions: Sequence[int],
+        *,
+        version_column: str,
     ) -> None:
-        """Fails the whole statement unless the rows the keys name are still at these versions,
-        and holds them (FOR SHARE) until it commits (PostgreSQL only)."""
+        """Fails the whole statement unless the rows the keys name still hold these versions in
+        `version_column`, and holds them (FOR SHARE) until it commits (PostgreSQL only)."""
         if rows:
             self._parts.append(
-                _Part("unchanged", table, tuple(keys), rows, _versions(rows, versions))
+                _Part(
+                    "unchanged",
+                    table,
+                    tuple(keys),
+                    rows,
+                    _versions(rows, versions),
+                    version_column=version_column,
+                )
             )
 
     @property
@@ -229,10 +248,10 @@ class Writes:
         return any(part.versions is not None for part in self._parts)
 
     async def flush(self, conn: AsyncConnection) -> None:
+        guarded = self.guarded
         parts, self._parts = self._parts, []
         if not parts:
             return
-        guarded = any(part.versions is not None for part in parts)
         if not is_postgresql(conn):
             if guarded:
                 raise ValueError("guarded writes need PostgreSQL")
@@ -254,7 +273,7 @@ class Writes:
                     part.table,
                     part.keys,
                     ordered,
-                    part.versions is not None,
+                    part.version_column,
                     part.increments,
                 )
             )
@@ -275,6 +294,7 @@ class _Part:
     rows: Sequence[Row]
     versions: list[int] | None = None  # the rows' versions as read (guarded parts)
     increments: tuple[str, ...] = ()  # columns an update adds one to
+    version_column: str | None = None  # where a guarded part's rows keep their versions
 
 
 async def _write_alone(conn: AsyncConnection, part: _Part) -> None:
@@ -292,24 +312,27 @@ def _versions(rows: Sequence[Row], versions: Sequence[int]) -> list[int]:
 
 @lru_cache(maxsize=256)
 def _writes_sql(
-    parts: tuple[tuple[str, Table, tuple[str, ...], tuple[str, ...], bool, tuple[str, ...]], ...],
+    parts: tuple[
+        tuple[str, Table, tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]], ...
+    ],
     dialect: Dialect,
 ) -> str:
     ctes = []
     guards = []
     first = 1
-    for n, (kind, table, keys, columns, guarded, increments) in enumerate(parts):
+    for n, (kind, table, keys, columns, version_column, increments) in enumerate(parts):
+        guarded = version_column is not None
         kinds = _array_types(table, columns, dialect)
         names = list(columns)
-        if guarded:
-            kinds = [*kinds, "xid[]"]
+        if version_column is not None:
+            kinds = [*kinds, *_array_types(table, (version_column,), dialect)]
             names.append("version_read")
         arrays = ", ".join(f"${first + i}::{k}" for i, k in enumerate(kinds))
         first += len(kinds)
         source = f"unnest({arrays}) AS v({', '.join(names)})"
         matches = " AND ".join(f"t.{c} = v.{c}" for c in keys)
-        if guarded:
-            matches += " AND t.xmin = v.version_read"
+        if version_column is not None:
+            matches += f" AND t.{version_column} = v.version_read"
         if kind == "insert":
             body = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
         elif kind == "update":

@@ -90,9 +90,9 @@ class Pipeline:
             if unlocked_reads and engine.dialect.name == "postgresql"
             else None
         )
-        self._unlocked_topics = frozenset(
-            topic for topic, h in handlers.items() if isinstance(h, UnlockedTopicHandler)
-        )
+        self._unlocked_handlers: dict[str, UnlockedTopicHandler[Any]] = {
+            topic: h for topic, h in handlers.items() if isinstance(h, UnlockedTopicHandler)
+        }
         self._handlers = handlers
         self._inbox = inbox
         self._publish = publish
@@ -222,7 +222,9 @@ class Pipeline:
         attempt = 0
         conflicts = 0
         unlocked = self._unlocked
-        if unlocked is not None and any(m.record.topic not in self._unlocked_topics for m in valid):
+        if unlocked is not None and any(
+            m.record.topic not in self._unlocked_handlers for m in valid
+        ):
             unlocked = None
         while True:
             try:
@@ -312,14 +314,14 @@ class Pipeline:
         try:
             for run in runs:
                 await writes.flush(conn)
-                handler = self._handlers[run[0].record.topic]
+                topic = run[0].record.topic
                 messages = [m.message for m in run]
-                if not unlocked:
-                    results = await handler.apply(conn, messages, now)
-                elif isinstance(handler, UnlockedTopicHandler):
+                if unlocked:
+                    # Only topics with such a handler come this way (_commit_with_retries).
+                    handler = self._unlocked_handlers[topic]
                     results = await handler.apply_unlocked(conn, messages, now)
                 else:
-                    raise Contended(f"the handler of {handler.topic} takes the locking path")
+                    results = await self._handlers[topic].apply(conn, messages, now)
                 for message, result in zip(run, results, strict=True):
                     replies[(message.record.topic, message.message_id)] = result
             await self._inbox.record(

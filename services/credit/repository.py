@@ -170,15 +170,15 @@ async def update_accounts(conn: AsyncConnection, changed: Sequence[Account]) -> 
 def update_balances(
     writes: Writes, changed: Sequence[Account], versions: Sequence[int] | None = None
 ) -> None:
-    """Writes the balance only (postings move nothing else) and counts the change in the
-    account's `version`. With `versions`, only if each account is still at the version read
-    (its xmin), else nothing in `writes` is written."""
+    """Writes the balance only (postings move nothing else) and adds one to the account's
+    `version`. With `versions`, only if each account still holds the version read, else
+    nothing in `writes` is written."""
     rows = [{"account_number": a.number, "balance": to_minor(a.balance)} for a in changed]
     if versions is None:
         writes.update(accounts, ["account_number"], rows, increments=["version"])
     else:
         writes.update_unchanged(
-            accounts, ["account_number"], rows, versions, increments=["version"]
+            accounts, ["account_number"], rows, versions, version_column="version"
         )
 
 
@@ -186,9 +186,8 @@ def expect_accounts_unchanged(
     writes: Writes, numbers: Sequence[str], versions: Sequence[int]
 ) -> None:
     """Nothing in `writes` is written unless these accounts, only read, are still as read."""
-    writes.expect_unchanged(
-        accounts, ["account_number"], [{"account_number": n} for n in numbers], versions
-    )
+    rows = [{"account_number": n} for n in numbers]
+    writes.expect_unchanged(accounts, ["account_number"], rows, versions, version_column="version")
 
 
 def insert_entries(writes: Writes, posted: Sequence[Entry]) -> None:
@@ -443,11 +442,6 @@ def mark_reversed(writes: Writes, sale_ids: Sequence[str], now: datetime) -> Non
     writes.update(sale_charges, ["sale_id"], [{"sale_id": s, "reversed_at": now} for s in sale_ids])
 
 
-async def find_accounts(conn: AsyncConnection, numbers: Iterable[str]) -> dict[str, Account]:
-    """Accounts for reading (no lock)."""
-    return {n: account for n, (account, _) in (await find_versioned(conn, numbers)).items()}
-
-
 async def find_versioned(
     conn: AsyncConnection, numbers: Iterable[str]
 ) -> dict[str, tuple[Account, int]]:
@@ -497,7 +491,7 @@ class UnlockedRead:
 
     charges: dict[str, SaleCharge]
     accounts: dict[str, Account]
-    # Each account's version as read (PostgreSQL's xmin): its writes are guarded by it.
+    # Each account's version as read: its writes are guarded by it.
     versions: dict[str, int]
     items: dict[str, list[OpenItem]]
     oldest_debit_dues: dict[str, date]
@@ -538,7 +532,7 @@ async def read_unlocked(
         a["settlement_anchor"] = date.fromisoformat(a["settlement_anchor"])
         a["opened_at"] = _moment(a["opened_at"])
         accounts_read[a["account_number"]] = _account_of(a)
-        versions[a["account_number"]] = a["version_read"]
+        versions[a["account_number"]] = a["version"]
     items: dict[str, list[OpenItem]] = {}
     for i in _rows(items_json):
         items.setdefault(i["account_number"], []).append(
@@ -570,13 +564,13 @@ _UNLOCKED_READ = """
 WITH charges AS (
     SELECT * FROM sale_charges WHERE sale_id = ANY($1::varchar[])
 ), named AS (
-    SELECT a.xmin::text::bigint AS version_read, a.* FROM accounts AS a
-    WHERE a.account_number = ANY($2::varchar[] || ARRAY(SELECT account_number FROM charges))
+    SELECT * FROM accounts
+    WHERE account_number = ANY($2::varchar[] || ARRAY(SELECT account_number FROM charges))
 ), found AS (
     SELECT * FROM named
     UNION ALL
-    SELECT p.xmin::text::bigint, p.* FROM accounts AS p
-    WHERE p.account_number = ANY(ARRAY(
+    SELECT * FROM accounts
+    WHERE account_number = ANY(ARRAY(
         SELECT parent_account_number FROM named WHERE parent_account_number IS NOT NULL
         EXCEPT SELECT account_number FROM named
     ))

@@ -131,8 +131,9 @@ class CreditUnitOfWork:
         """What `load(..., charges_only_but=settling)` loads for a run of sales with partial
         books (`settling.whole_books` false), in one statement and without locks (PostgreSQL).
 
-        Nothing holds the accounts meanwhile, so `flush` guards every write by the versions
-        read: if another writer changed an account this read, the writes fail whole and the
+        Nothing holds the accounts meanwhile, so `flush` guards every write by the accounts'
+        versions as read (`accounts.version`, which every write of an account's row adds one
+        to): if another writer changed an account this read, the writes fail whole and the
         batch is applied again on the locking path. Every change to an account's open items
         also writes its row (`flush`), so its version covers its items too.
         """
@@ -217,16 +218,12 @@ class CreditUnitOfWork:
         if self._versions is not None:
             self._flush_guarded()
             return
-        new_items, changed_items = self._items_to_save()
         opened = {a.number for a in self.new_accounts}
         # Before the entries that refer to them.
         await repository.insert_accounts(self.conn, self.new_accounts)
         await repository.update_accounts(self.conn, list(self.changed.values()))
         collected = Writes.of(self.conn)
         writes = collected if collected is not None else Writes()
-        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
-        if reversed_at is not None:
-            repository.mark_reversed(writes, self.reversed_sales, reversed_at)
         repository.update_balances(
             writes,
             [
@@ -235,11 +232,7 @@ class CreditUnitOfWork:
                 if n not in opened and n not in self.changed
             ],
         )
-        repository.insert_entries(writes, [p.entry for p in self.postings])
-        repository.insert_open_items(writes, new_items)
-        repository.update_open_items(writes, changed_items)
-        repository.insert_settlements(writes, [s for p in self.postings for s in p.settlements])
-        repository.insert_sale_charges(writes, self.new_charges)
+        self._write_ledger(writes)
         if collected is None:
             await writes.flush(self.conn)
 
@@ -254,16 +247,20 @@ class CreditUnitOfWork:
         if self.new_accounts or self.changed:
             # Their statements are not guarded; the locking path writes them.
             raise Contended("opening or changing an account takes the locking path")
-        new_items, changed_items = self._items_to_save()
-        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
-        if reversed_at is not None:
-            repository.mark_reversed(writes, self.reversed_sales, reversed_at)
         written = sorted(self._balances)
         only_read = sorted(self.books.keys() - self._balances)
         repository.update_balances(
             writes, [self.books[n].account for n in written], [versions[n] for n in written]
         )
         repository.expect_accounts_unchanged(writes, only_read, [versions[n] for n in only_read])
+        self._write_ledger(writes)
+
+    def _write_ledger(self, writes: Writes) -> None:
+        """Entries, open items, settlements and sale charges: the same on both paths."""
+        new_items, changed_items = self._items_to_save()
+        reversed_at = self.postings[-1].entry.posted_at if self.postings else None
+        if reversed_at is not None:
+            repository.mark_reversed(writes, self.reversed_sales, reversed_at)
         repository.insert_entries(writes, [p.entry for p in self.postings])
         repository.insert_open_items(writes, new_items)
         repository.update_open_items(writes, changed_items)

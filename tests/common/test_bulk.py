@@ -144,6 +144,8 @@ shelves = Table(
     metadata,
     Column("shelf", String(20), primary_key=True),
     Column("count", BigInteger, nullable=False),
+    # One more with every write of the row: what guarded writes compare.
+    Column("version", BigInteger, nullable=False, server_default=text("0")),
 )
 labels = Table(
     "labels",
@@ -203,7 +205,7 @@ async def guarded(postgres_server: str) -> AsyncIterator[AsyncEngine]:
 
 async def versions(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as conn:
-        rows = await conn.execute(text("SELECT shelf, xmin FROM shelves"))
+        rows = await conn.execute(select(shelves.c.shelf, shelves.c.version))
         return {shelf: int(version) for shelf, version in rows}
 
 
@@ -216,8 +218,11 @@ def guarded_writes(read: dict[str, int]) -> Writes:
     """Count 10 on S0 if it is as read, S1 as read, and a new shelf S9."""
     writes = Writes()
     writes.insert(shelves, [{"shelf": "S9", "count": 9}])
-    writes.update_unchanged(shelves, ["shelf"], [{"shelf": "S0", "count": 10}], [read["S0"]])
-    writes.expect_unchanged(shelves, ["shelf"], [{"shelf": "S1"}], [read["S1"]])
+    rows = [{"shelf": "S0", "count": 10}]
+    writes.update_unchanged(shelves, ["shelf"], rows, [read["S0"]], version_column="version")
+    writes.expect_unchanged(
+        shelves, ["shelf"], [{"shelf": "S1"}], [read["S1"]], version_column="version"
+    )
     return writes
 
 
@@ -231,7 +236,7 @@ async def test_guarded_writes_apply_when_nothing_changed_since_the_read(
         await writes.flush(conn)
     assert await counts(guarded) == {"S0": 10, "S1": 1, "S2": 2, "S9": 9}
     after = await versions(guarded)
-    assert after["S0"] != read["S0"] and after["S1"] == read["S1"]
+    assert (after["S0"], after["S1"]) == (read["S0"] + 1, read["S1"])
 
 
 @pytest.mark.parametrize("changed", ["S0", "S1"])
@@ -242,7 +247,9 @@ async def test_guarded_writes_write_nothing_if_a_row_read_changed(
     async with guarded.connect() as conn:
         # Another writer, after the read: the same value, but a new version of the row.
         await conn.execute(
-            update(shelves).where(shelves.c.shelf == changed).values(count=shelves.c.count)
+            update(shelves)
+            .where(shelves.c.shelf == changed)
+            .values(count=shelves.c.count, version=shelves.c.version + 1)
         )
         with pytest.raises(DBAPIError) as failed:
             await guarded_writes(read).flush(conn)
@@ -258,7 +265,11 @@ async def test_guarded_writes_wait_for_a_concurrent_writer_and_fail_if_it_commit
     read = await versions(guarded)
     async with guarded.connect() as other, guarded.connect() as conn:
         await other.exec_driver_sql("BEGIN")
-        await other.execute(update(shelves).where(shelves.c.shelf == changed).values(count=5))
+        await other.execute(
+            update(shelves)
+            .where(shelves.c.shelf == changed)
+            .values(count=5, version=shelves.c.version + 1)
+        )
         writing = asyncio.ensure_future(guarded_writes(read).flush(conn))
         await asyncio.sleep(0.3)
         assert not writing.done(), "the guarded statement waits for the row's lock"
@@ -275,7 +286,11 @@ async def test_guarded_writes_go_ahead_if_a_concurrent_writer_rolls_back(
     read = await versions(guarded)
     async with guarded.connect() as other, guarded.connect() as conn:
         await other.exec_driver_sql("BEGIN")
-        await other.execute(update(shelves).where(shelves.c.shelf == "S0").values(count=5))
+        await other.execute(
+            update(shelves)
+            .where(shelves.c.shelf == "S0")
+            .values(count=5, version=shelves.c.version + 1)
+        )
         writing = asyncio.ensure_future(guarded_writes(read).flush(conn))
         await asyncio.sleep(0.3)
         await other.exec_driver_sql("ROLLBACK")
@@ -285,4 +300,22 @@ async def test_guarded_writes_go_ahead_if_a_concurrent_writer_rolls_back(
 
 async def test_guarded_writes_refuse_versions_that_do_not_match_the_rows() -> None:
     with pytest.raises(ValueError, match="2 rows but 1 versions"):
-        Writes().update_unchanged(shelves, ["shelf"], [{"shelf": "a"}, {"shelf": "b"}], [1])
+        Writes().update_unchanged(
+            shelves, ["shelf"], [{"shelf": "a"}, {"shelf": "b"}], [1], version_column="version"
+        )
+
+
+async def test_an_update_adds_one_to_its_increments(engine: AsyncEngine) -> None:
+    """Alone (one statement) and with other writes (one statement of several parts)."""
+    async with engine.begin() as conn:
+        await insert_many(conn, shelves, [{"shelf": f"S{n}", "count": n} for n in range(2)])
+        await update_many(
+            conn, shelves, ["shelf"], [{"shelf": "S0", "count": 5}], increments=["version"]
+        )
+        writes = Writes()
+        writes.update(shelves, ["shelf"], [{"shelf": "S1", "count": 6}], increments=["version"])
+        writes.update(shelves, ["shelf"], [{"shelf": "S0", "count": 7}])
+        await writes.flush(conn)
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(shelves).order_by(shelves.c.shelf))
+        assert [(r.shelf, r.count, r.version) for r in rows] == [("S0", 7, 1), ("S1", 6, 1)]
