@@ -7,9 +7,15 @@ Redis.
 
 Several workers refresh views (each after its own commits, and all of them when they start), so
 a view read before another worker's commit could reach Redis after that commit's own refresh.
-A view that carries a `version` (an integer the service adds one to with every change of what
-the view shows) is therefore written only over an older or equal one, by a script that compares
-and sets in one step in Redis. Views without one are written as they come.
+So a view is written only over an older or equal one, by a script that compares and sets in one
+step in Redis. Older by what:
+- a view that carries a `version` (an integer the service adds one to with every change of what
+  the view shows, `versioned = True` on its `Views`) is compared by it;
+- any other is compared by a ticket, a number Redis counts up, that each refresh takes before it
+  reads the database. The refresh a commit starts takes its ticket after that commit, and every
+  refresh with a later ticket reads later still, so the view with the highest ticket has read
+  every commit before the last refresh began: a refresh that read earlier and writes late holds
+  a lower ticket and is refused. It costs one more round trip to Redis a refresh.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class Views(Protocol):
     """What a service keeps in its read model."""
 
     name: str
+    # Whether every view carries a `version` that orders it; if not, refreshes take tickets.
+    versioned: bool
 
     def keys_of(self, messages: Sequence[Outgoing]) -> set[str]:
         """The views a committed batch may have changed, from what it published."""
@@ -45,8 +53,9 @@ class Views(Protocol):
         ...
 
 
-# KEYS: each view's key and its version's key, in pairs; ARGV: each view's version (-1: none)
-# and its JSON, in pairs. A view is written unless Redis holds a newer version of it.
+# KEYS: each view's key and the key of what orders it (its version or its ticket), in pairs;
+# ARGV: that order (-1: none, written as it comes) and the view's JSON, in pairs. A view is
+# written unless Redis holds a newer one.
 _WRITE_NEWER = """
 for i = 1, #KEYS, 2 do
     local version = tonumber(ARGV[i])
@@ -81,6 +90,7 @@ class ReadModel:
             else None
         )
         self._prefix = f"{key_prefix}{views.name}:"
+        self._versioned = views.versioned
         self._write_newer = self._redis.register_script(_WRITE_NEWER) if self._redis else None
         self._pending: set[str] = set()
         # Refreshes run concurrently (a worker's consumers, the retry loop, the rebuild at
@@ -94,8 +104,12 @@ class ReadModel:
         return self._prefix + key
 
     def version_key(self, key: str) -> str:
-        """Where Redis keeps the version of the view it holds."""
-        return f"{self._prefix}{key}#version"
+        """Where Redis keeps the version of the view it holds (or the ticket of its refresh)."""
+        return f"{self._prefix}{key}#{'version' if self._versioned else 'ticket'}"
+
+    @property
+    def _tickets_key(self) -> str:
+        return f"{self._prefix}#tickets"
 
     @property
     def views(self) -> Views:
@@ -119,10 +133,12 @@ class ReadModel:
             for start in range(0, len(wanted), self._batch_keys_max):
                 chunk = wanted[start : start + self._batch_keys_max]
                 async with self._writing:
+                    # Taken before the read (module docstring): it orders views without versions.
+                    ticket = None if self._versioned else await self._redis.incr(self._tickets_key)
                     async with self._engine.connect() as conn:
                         views = await self._views.build(conn, chunk)
                     if views:
-                        await self._write(views)
+                        await self._write(views, ticket)
             # Only what this refresh wrote: another may have failed meanwhile.
             self._pending.difference_update(wanted)
         except (RedisError, OSError) as error:
@@ -134,17 +150,14 @@ class ReadModel:
                 )
             self._pending.update(wanted)
 
-    async def _write(self, views: dict[str, Any]) -> None:
+    async def _write(self, views: dict[str, Any], ticket: int | None) -> None:
         assert self._write_newer is not None
         keys: list[str] = []
         args: list[int | bytes] = []
         for key, view in views.items():
-            version = view.get("version")
+            order = view.get("version") if ticket is None else ticket
             keys += [self.redis_key(key), self.version_key(key)]
-            args += [
-                version if isinstance(version, int) and version >= 0 else -1,
-                orjson.dumps(view),
-            ]
+            args += [order if isinstance(order, int) and order >= 0 else -1, orjson.dumps(view)]
         await self._write_newer(keys=keys, args=args)
 
     async def rebuild(self) -> None:

@@ -18,6 +18,7 @@ class SlowFirstRead:
     """Views whose first build reads the state, then waits (a slow database answer)."""
 
     name = "slow"
+    versioned = True
 
     def __init__(self) -> None:
         self.state: dict[str, int] = {}
@@ -103,11 +104,57 @@ async def test_a_view_another_replica_read_earlier_never_replaces_a_newer_one(
 
 
 class Unversioned(SharedState):
+    versioned = False
+
     async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
         return {k: {"value": self.state[k]} for k in keys if k in self.state}
 
 
-async def test_views_without_a_version_are_written_as_they_come(redis_url: str) -> None:
+class SlowUnversioned(SlowFirstRead):
+    """Views without a version (the CRM's) whose first build reads, then waits."""
+
+    versioned = False
+
+    async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
+        views = await super().build(conn, keys)
+        return {k: {"value": view["version"]} for k, view in views.items()}
+
+
+async def test_a_view_without_a_version_read_earlier_never_replaces_a_later_one(
+    redis_url: str,
+) -> None:
+    """As with versions, two replicas: the first reads value 1 and is slow to write it, the
+    second reads 2 after a commit and writes it first. Nothing in the views orders them; the
+    tickets the refreshes took before reading do."""
+    engine = create_async_engine("sqlite+aiosqlite://")
+    prefix = f"{unique('t')}:"
+    slow = SlowUnversioned()
+    first = ReadModel(engine, slow, redis_url, key_prefix=prefix)
+    second = ReadModel(engine, Unversioned(slow.state), redis_url, key_prefix=prefix)
+    try:
+        slow.state["k"] = 1
+        late = asyncio.create_task(first.refresh(["k"]))
+        await slow.read_once.wait()
+        slow.state["k"] = 2
+        await second.refresh(["k"])
+        slow.release.set()
+        await late
+        assert await second.get("k") == {"value": 2}
+        # A later refresh is written whatever its value: the views are ordered by when they
+        # were read, not by what they hold.
+        slow.state["k"] = 0
+        await first.refresh(["k"])
+        assert await second.get("k") == {"value": 0}
+        assert first.pending == second.pending == 0
+    finally:
+        await first.close()
+        await second.close()
+        await engine.dispose()
+
+
+async def test_views_without_a_version_are_written_in_the_order_they_were_read(
+    redis_url: str,
+) -> None:
     engine = create_async_engine("sqlite+aiosqlite://")
     views = Unversioned({"k": 5})
     model = ReadModel(engine, views, redis_url, key_prefix=f"{unique('t')}:")

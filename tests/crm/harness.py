@@ -109,14 +109,22 @@ class Crm:
     async def view_when(
         self, customer_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 20.0
     ) -> dict[str, Any]:
+        last: list[object] = [None]
+
         async def check() -> dict[str, Any] | None:
             response = await self.look_up(customer_id)
             if response.status_code != 200:
+                last[0] = f"HTTP {response.status_code}"
                 return None
             view: dict[str, Any] = response.json()
+            last[0] = view
             return view if predicate(view) else None
 
-        return await eventually(check, timeout_s)
+        try:
+            return await eventually(check, timeout_s)
+        except AssertionError as timed_out:
+            # What was seen last tells a late worker from a wrong view.
+            raise AssertionError(f"{timed_out}; {customer_id}'s last view: {last[0]}") from None
 
     async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
         async with httpx.AsyncClient() as client:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import SetClock
+from services.common.read_model import ReadModel
 from services.crm.domain.audience import subscriber_hash
+from services.crm.views import CustomerViews
 from services.local.mailchimp import MailchimpServer, make_client
 from shared.topics import CRM_CUSTOMERS
 from tests.crm.conftest import START
@@ -231,3 +234,49 @@ async def test_look_up_needs_a_token_and_answers_404_for_strangers(crm: Crm) -> 
     wrong = await crm.look_up(customer_id, headers={"Authorization": "Bearer nope"})
     assert (wrong.status_code, wrong.json()) == (401, {"error": "unauthorized"})
     assert (await crm.look_up(unique("C-"))).status_code == 404
+
+
+class SlowToWrite(CustomerViews):
+    """The real customer views, whose first build, once read, waits before it is written."""
+
+    def __init__(self, base_tier: str) -> None:
+        super().__init__(base_tier)
+        self.read = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
+        views = await super().build(conn, keys)
+        if not self.read.is_set():
+            self.read.set()
+            await self.release.wait()
+        return views
+
+
+async def test_a_view_read_before_the_workers_commit_does_not_replace_its_refresh(
+    crm: Crm,
+) -> None:
+    """Another process (a worker starting, `tabs crm resync`) reads a customer's view while
+    opted in and is slow to write it; meanwhile the worker applies an opt-out and refreshes
+    the view. The stale view, written last, must not replace it: nothing in a customer's view
+    orders it, so the refreshes' tickets do."""
+    customer_id, email = person()
+    await crm.customer(customer_id, email=email, marketing_opt_in=True)
+    await crm.view_when(customer_id, lambda v: v["consent"]["state"] == "opted_in")
+    slow = SlowToWrite(crm.settings.loyalty_rules.base_tier)
+    other = ReadModel(
+        crm.worker.engine,
+        slow,
+        crm.settings.redis_url,
+        key_prefix=f"{crm.settings.topic_prefix}tabs:",
+    )
+    try:
+        rebuilding = asyncio.create_task(other.refresh([customer_id]))
+        await slow.read.wait()
+        await crm.customer(customer_id, marketing_opt_in=False)
+        await crm.view_when(customer_id, lambda v: v["consent"]["state"] == "opted_out")
+        slow.release.set()
+        await rebuilding
+        view = (await crm.look_up(customer_id)).json()
+        assert view["consent"]["state"] == "opted_out"
+    finally:
+        await other.close()
