@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
@@ -16,9 +17,26 @@ from services.common.runtime_tables import RuntimeTables
 MessageKey = tuple[str, str]
 
 
+@dataclass(frozen=True)
+class Claims:
+    """The claims a run of one topic's messages would make, for a handler's read to look up in
+    its own statement (PostgreSQL): `SELECT message_id, replies FROM <table> WHERE source =
+    <topic> AND message_id = ANY(<ids>)`; `stored` decodes what it found."""
+
+    table: str
+    topic: str
+    message_ids: list[str]
+
+    def stored(self, found: Iterable[tuple[str, bytes]]) -> dict[str, list[Outgoing]]:
+        return {message_id: decode_replies(replies) for message_id, replies in found}
+
+
 class Inbox:
     def __init__(self, tables: RuntimeTables) -> None:
         self._table = tables.processed
+
+    def claims(self, topic: str, message_ids: Iterable[str]) -> Claims:
+        return Claims(self._table.name, topic, sorted(set(message_ids)))
 
     async def find(
         self, conn: AsyncConnection, keys: Iterable[MessageKey]

@@ -9,11 +9,12 @@ replies. So the inbox is this path's outbox: a batch committed but not published
 again, because its offsets were not committed, and its replies go out then.
 
 On PostgreSQL a batch of one topic whose handler can (`UnlockedTopicHandler`) is first applied
-without a transaction: the inbox and the handler's reads without locks, then the claims and
-every effect in ONE guarded statement, which commits alone and writes nothing if a row read has
-changed since (`Writes`). Three round trips instead of seven. If it cannot stand (a concurrent
-writer, a claim taken meanwhile, something only the locking path does), nothing was written and
-the batch is applied again in a transaction with row locks, as every batch on SQLite is.
+without a transaction: the handler's reads and the batch's claims in one statement without
+locks, then the claims and every effect in ONE guarded statement, which commits alone and writes
+nothing if a row read has changed since (`Writes`). Two round trips instead of seven. If it
+cannot stand (a concurrent writer, a claim taken meanwhile, something only the locking path
+does), nothing was written and the batch is applied again in a transaction with row locks, as
+every batch on SQLite is.
 """
 
 from __future__ import annotations
@@ -275,7 +276,7 @@ class Pipeline:
         its row updates and another writer's, or a handler that needs locks."""
         try:
             async with engine.connect() as conn:
-                return await self._apply(conn, valid, now, unlocked=True)
+                return await self._apply_without_locks(conn, valid, now)
         except Contended as why:
             reason = str(why)
         except DBAPIError as error:
@@ -286,13 +287,50 @@ class Pipeline:
         log.info("applying the batch without locks did not stand (%s); with locks now", reason)
         return None
 
+    async def _apply_without_locks(
+        self, conn: AsyncConnection, valid: list[Inbound[Any]], now: datetime
+    ) -> list[Outgoing]:
+        """A batch of one topic: its handler reads, in one statement without locks, what the
+        batch needs and its claims; the new messages' effects and claims go in one guarded
+        statement. Two round trips."""
+        topic = valid[0].record.topic
+        if any(m.record.topic != topic for m in valid):
+            raise Contended("a batch of several topics takes the locking path")
+        # Only topics with such a handler come this way (_commit_with_retries).
+        handler = self._unlocked_handlers[topic]
+        ids = [m.message_id for m in valid]
+        run = await handler.read_unlocked(
+            conn, [m.message for m in valid], self._inbox.claims(topic, ids)
+        )
+        replies: dict[str, list[Outgoing]] = dict(run.stored)
+        fresh: list[Inbound[Any]] = []
+        claimed: set[str] = set(replies)
+        for message in valid:
+            if message.message_id not in claimed:
+                claimed.add(message.message_id)
+                fresh.append(message)
+        if fresh:
+            writes = Writes()
+            writes.attach(conn)
+            try:
+                results = await run.apply([m.message for m in fresh], now)
+                for message, result in zip(fresh, results, strict=True):
+                    replies[message.message_id] = result
+                await self._inbox.record(
+                    conn,
+                    [((topic, m.message_id), replies[m.message_id]) for m in fresh],
+                    now,
+                    writes=writes,
+                )
+                await writes.flush(conn)
+            finally:
+                writes.detach(conn)
+        self._count(valid, fresh)
+        # Every delivery gets its replies, the second one too (the contract: republished).
+        return [reply for message_id in ids for reply in replies[message_id]]
+
     async def _apply(
-        self,
-        conn: AsyncConnection,
-        valid: list[Inbound[Any]],
-        now: datetime,
-        *,
-        unlocked: bool = False,
+        self, conn: AsyncConnection, valid: list[Inbound[Any]], now: datetime
     ) -> list[Outgoing]:
         keys: list[MessageKey] = [(m.record.topic, m.message_id) for m in valid]
         stored = await self._inbox.find(conn, keys)
@@ -303,25 +341,15 @@ class Pipeline:
             if key not in claimed:
                 claimed.add(key)
                 fresh.append(message)
-        runs = _runs_by_topic(fresh)
-        if unlocked and len(runs) > 1:
-            # Each run reads what the runs before it wrote: a transaction must hold them.
-            raise Contended("a batch of several runs takes the locking path")
         # The handlers' writes and the claims go to the database together at the end (one
         # round trip on PostgreSQL); a run only reads after the runs before it are written.
         writes = Writes()
         writes.attach(conn)
         try:
-            for run in runs:
+            for run in _runs_by_topic(fresh):
                 await writes.flush(conn)
                 topic = run[0].record.topic
-                messages = [m.message for m in run]
-                if unlocked:
-                    # Only topics with such a handler come this way (_commit_with_retries).
-                    handler = self._unlocked_handlers[topic]
-                    results = await handler.apply_unlocked(conn, messages, now)
-                else:
-                    results = await self._handlers[topic].apply(conn, messages, now)
+                results = await self._handlers[topic].apply(conn, [m.message for m in run], now)
                 for message, result in zip(run, results, strict=True):
                     replies[(message.record.topic, message.message_id)] = result
             await self._inbox.record(
@@ -336,12 +364,15 @@ class Pipeline:
             await writes.flush(conn)
         finally:
             writes.detach(conn)
+        self._count(valid, fresh)
+        # Every delivery gets its replies, the second one too (the contract: republished).
+        return [reply for key in keys for reply in replies[key]]
+
+    def _count(self, valid: list[Inbound[Any]], fresh: list[Inbound[Any]]) -> None:
         applied = {id(message) for message in fresh}
         self._metrics.count_messages(
             (m.record.topic, "applied" if id(m) in applied else "duplicate") for m in valid
         )
-        # Every delivery gets its replies, the second one too (the contract: republished).
-        return [reply for key in keys for reply in replies[key]]
 
     async def _isolate(self, valid: list[Inbound[Any]], now: datetime) -> list[Outgoing]:
         """Applies the batch one message at a time so that one bad message cannot stall it.

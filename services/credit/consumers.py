@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.errors import Contended
+from services.common.handler import UnlockedRun
+from services.common.inbox import Claims
 from services.common.messages import Outgoing, Record
 from services.credit.domain.postings import IncompleteBook
 from services.credit.handlers import CreditHandlers, entry_id_for
@@ -67,25 +69,20 @@ class SaleEvents:
             # Nothing was written: the books were only changed in memory.
             return await self._apply(conn, messages, now, replace(lean, whole_books=True))
 
-    async def apply_unlocked(
-        self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
-    ) -> list[list[Outgoing]]:
-        """As `apply`, from one unlocked read, its writes guarded by the versions read (see
-        `CreditUnitOfWork.read_unlocked`); raises Contended, having written nothing, where
-        only the locking path can go on."""
+    async def read_unlocked(
+        self, conn: AsyncConnection, messages: Sequence[SaleEvent], claims: Claims
+    ) -> UnlockedRun[SaleEvent]:
+        """What `apply` reads, from one unlocked statement that also finds the claims; its
+        writes are guarded by the versions read (see `CreditUnitOfWork.read_unlocked`)."""
         settling = self._lean(messages)
-        uow = await CreditUnitOfWork.read_unlocked(
+        uow, stored = await CreditUnitOfWork.read_unlocked(
             conn,
             account_numbers=[m.account_number for m in messages if m.account_number],
             sale_ids=[s for m in messages for s in (m.sale_id, m.original_sale_id) if s],
             settling=settling,
+            claims=claims,
         )
-        try:
-            results = [self._one(sale, uow, now) for sale in messages]
-        except IncompleteBook:
-            raise Contended("a void or a return settles more than its own sale") from None
-        await uow.flush()
-        return results
+        return UnlockedSales(self, uow, stored)
 
     @staticmethod
     def _lean(messages: Sequence[SaleEvent]) -> Settling:
@@ -117,6 +114,27 @@ class SaleEvents:
 
     def _one(self, sale: SaleEvent, uow: CreditUnitOfWork, now: datetime) -> list[Outgoing]:
         return self._by_stage[sale.stage](sale, uow, now)
+
+
+class UnlockedSales:
+    """A run of sales read without locks (`SaleEvents.read_unlocked`)."""
+
+    def __init__(
+        self, events: SaleEvents, uow: CreditUnitOfWork, stored: dict[str, list[Outgoing]]
+    ) -> None:
+        self._events = events
+        self._uow = uow
+        self.stored = stored
+
+    async def apply(self, messages: Sequence[SaleEvent], now: datetime) -> list[list[Outgoing]]:
+        """As `SaleEvents.apply` on the books read; raises Contended, having written nothing,
+        where only the locking path can go on."""
+        try:
+            results = [self._events._one(sale, self._uow, now) for sale in messages]
+        except IncompleteBook:
+            raise Contended("a void or a return settles more than its own sale") from None
+        await self._uow.flush()
+        return results
 
 
 class AccountCommands:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.bulk import Writes, any_of, is_postgresql
+from services.common.inbox import Claims
 from services.credit.domain.accounts import Account, Funding, OverrideRules, SettlementFrequency
 from services.credit.domain.ledger import Entry
 from services.credit.domain.open_items import OpenItem, Settlement
@@ -495,6 +496,8 @@ class UnlockedRead:
     versions: dict[str, int]
     items: dict[str, list[OpenItem]]
     oldest_debit_dues: dict[str, date]
+    # The claims found: each message id with its stored replies.
+    claimed: list[tuple[str, bytes]]
 
 
 async def read_unlocked(
@@ -502,18 +505,26 @@ async def read_unlocked(
     account_numbers: Iterable[str],
     sale_ids: Iterable[str],
     debits_of_sales: Iterable[str],
+    claims: Claims,
 ) -> UnlockedRead:
     """In one statement and round trip, without locks (PostgreSQL): the charges of the sales
     named; the accounts named, those the charges were made to, and their groups' parents, each
     with its version; of each, its unused credits and the open debits of `debits_of_sales`, and,
-    if it has an overdue hold, the due date of its oldest other open debit. The books are the
-    partial ones of `CreditUnitOfWork.load(..., charges_only_but=Settling(whole_books=False))`.
+    if it has an overdue hold, the due date of its oldest other open debit; and the `claims`
+    already made, with their stored replies (the inbox, in the same snapshot). The books are
+    the partial ones of `CreditUnitOfWork.load(..., charges_only_but=Settling(whole_books=False))`.
     """
     result = await conn.exec_driver_sql(
-        _UNLOCKED_READ,
-        (list(set(sale_ids)), sorted(set(account_numbers)), sorted(set(debits_of_sales))),
+        _unlocked_read(claims.table),
+        (
+            list(set(sale_ids)),
+            sorted(set(account_numbers)),
+            sorted(set(debits_of_sales)),
+            claims.topic,
+            claims.message_ids,
+        ),
     )
-    charges_json, accounts_json, items_json, dues_json = tuple(result.one())
+    charges_json, accounts_json, items_json, dues_json, claimed_ids, replies = tuple(result.one())
     charges = {
         c["sale_id"]: SaleCharge(
             c["sale_id"],
@@ -547,7 +558,8 @@ async def read_unlocked(
             )
         )
     dues = {d["account_number"]: date.fromisoformat(d["due"]) for d in _rows(dues_json)}
-    return UnlockedRead(charges, accounts_read, versions, items, dues)
+    claimed = list(zip(claimed_ids or [], replies or [], strict=True))
+    return UnlockedRead(charges, accounts_read, versions, items, dues, claimed)
 
 
 def _rows(found: str | None) -> list[dict[str, Any]]:
@@ -558,10 +570,19 @@ def _moment(iso: str) -> datetime:
     return datetime.fromisoformat(iso).astimezone(UTC)
 
 
-# $1 every sale named, $2 the accounts named, $3 the sales whose open debits are wanted. Open
+@cache
+def _unlocked_read(inbox: str) -> str:
+    return _UNLOCKED_READ.replace("{inbox}", inbox)
+
+
+# $1 every sale named, $2 the accounts named, $3 the sales whose open debits are wanted, $4 and
+# $5 the claims' topic and message ids, looked up in the inbox table named for `{inbox}`. Open
 # amounts as two ranges, each answered by its partial index (migration 0004).
 _UNLOCKED_READ = """
-WITH charges AS (
+WITH claimed AS (
+    SELECT message_id, replies FROM {inbox}
+    WHERE source = $4::varchar AND message_id = ANY($5::varchar[])
+), charges AS (
     SELECT * FROM sale_charges WHERE sale_id = ANY($1::varchar[])
 ), named AS (
     SELECT * FROM accounts
@@ -593,5 +614,7 @@ SELECT
     (SELECT json_agg(charges) FROM charges)::text,
     (SELECT json_agg(found) FROM found)::text,
     (SELECT json_agg(items) FROM items)::text,
-    (SELECT json_agg(dues) FROM dues)::text
+    (SELECT json_agg(dues) FROM dues)::text,
+    (SELECT array_agg(message_id ORDER BY message_id) FROM claimed),
+    (SELECT array_agg(replies ORDER BY message_id) FROM claimed)
 """

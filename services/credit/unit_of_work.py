@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.bulk import Writes
 from services.common.errors import Contended
+from services.common.inbox import Claims
+from services.common.messages import Outgoing
 from services.credit import repository
 from services.credit.domain.accounts import Account
 from services.credit.domain.open_items import OpenItem
@@ -127,9 +129,11 @@ class CreditUnitOfWork:
         account_numbers: Iterable[str],
         sale_ids: Iterable[str],
         settling: Settling,
-    ) -> CreditUnitOfWork:
+        claims: Claims,
+    ) -> tuple[CreditUnitOfWork, dict[str, list[Outgoing]]]:
         """What `load(..., charges_only_but=settling)` loads for a run of sales with partial
-        books (`settling.whole_books` false), in one statement and without locks (PostgreSQL).
+        books (`settling.whole_books` false), in one statement and without locks (PostgreSQL),
+        and the replies stored for `claims` found in the same statement.
 
         Nothing holds the accounts meanwhile, so `flush` guards every write by the accounts'
         versions as read (`accounts.version`, which every write of an account's row adds one
@@ -140,7 +144,7 @@ class CreditUnitOfWork:
         if settling.whole_books:
             raise ValueError("an unlocked read has partial books only")
         read = await repository.read_unlocked(
-            conn, account_numbers, sale_ids, debits_of_sales=settling.sale_ids
+            conn, account_numbers, sale_ids, debits_of_sales=settling.sale_ids, claims=claims
         )
         books = {
             n: Book(
@@ -151,7 +155,7 @@ class CreditUnitOfWork:
             )
             for n, a in read.accounts.items()
         }
-        return cls(
+        uow = cls(
             conn=conn,
             books=books,
             sale_charges=read.charges,
@@ -159,6 +163,7 @@ class CreditUnitOfWork:
             _stored_items={i.item_id: i.open_amount for its in read.items.values() for i in its},
             _versions=read.versions,
         )
+        return uow, claims.stored(read.claimed)
 
     def account(self, number: str | None) -> Account | None:
         book = self.books.get(number) if number is not None else None

@@ -18,11 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.database import create_engine
+from services.common.inbox import Inbox
 from services.common.migrations import upgrade_to_head
 from services.credit import repository
 from services.credit.app import SPEC
 from services.credit.tables import entries, sale_charges
 from services.credit.unit_of_work import CreditUnitOfWork, Settling
+from shared.topics import POS_SALES
 from tests.conftest import create_postgres_database
 from tests.support.credit import authorize, open_account
 from tests.support.credit_pipeline import Worker
@@ -233,10 +235,19 @@ async def test_an_unlocked_read_loads_what_the_locked_one_does(engine: AsyncEngi
     names = [member, held]
     sale_ids = [s["sale_id"] for s in sales] + [unique("S-")]
     settling = Settling(frozenset([held]), frozenset([sales[1]["sale_id"]]), whole_books=False)
+    inbox = Inbox(SPEC.tables)
+    event_ids = [s["event_id"] for s in sales] + [unique("e-")]
     async with engine.connect() as conn:
-        unlocked = await CreditUnitOfWork.read_unlocked(conn, names, sale_ids, settling)
+        unlocked, stored = await CreditUnitOfWork.read_unlocked(
+            conn, names, sale_ids, settling, inbox.claims(POS_SALES, event_ids)
+        )
     async with engine.begin() as conn:
         locked = await CreditUnitOfWork.load(conn, names, sale_ids, charges_only_but=settling)
+        found = await inbox.find(conn, [(POS_SALES, e) for e in event_ids])
+    # The claims, found in the same statement: the three sales applied, with their replies.
+    assert stored == {message_id: replies for (_, message_id), replies in found.items()}
+    assert set(stored) == set(event_ids[:3])
+    assert all(stored[s["event_id"]] for s in sales)
     assert set(unlocked.books) == set(locked.books) == {parent, member, held}
     for number, book in locked.books.items():
         mine = unlocked.books[number]

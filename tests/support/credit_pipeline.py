@@ -12,7 +12,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.clock import SetClock
-from services.common.inbox import Inbox
+from services.common.handler import UnlockedRun
+from services.common.inbox import Claims, Inbox
 from services.common.messages import Outgoing, Record
 from services.common.metrics import Metrics
 from services.common.pipeline import Pipeline
@@ -46,11 +47,23 @@ class SalesWithAnotherWriter(SaleEvents):
         super().__init__(handlers)
         self.meanwhile: Meanwhile | None = None
 
-    async def apply_unlocked(
-        self, conn: AsyncConnection, messages: Sequence[SaleEvent], now: datetime
-    ) -> list[list[Outgoing]]:
-        results = await super().apply_unlocked(conn, messages, now)
-        meanwhile, self.meanwhile = self.meanwhile, None
+    async def read_unlocked(
+        self, conn: AsyncConnection, messages: Sequence[SaleEvent], claims: Claims
+    ) -> UnlockedRun[SaleEvent]:
+        return _ThenAnotherWriter(self, await super().read_unlocked(conn, messages, claims))
+
+
+class _ThenAnotherWriter:
+    """A run read without locks that, once applied in memory, lets the other writer run."""
+
+    def __init__(self, sales: SalesWithAnotherWriter, run: UnlockedRun[SaleEvent]) -> None:
+        self._sales = sales
+        self._run = run
+        self.stored = run.stored
+
+    async def apply(self, messages: Sequence[SaleEvent], now: datetime) -> list[list[Outgoing]]:
+        results = await self._run.apply(messages, now)
+        meanwhile, self._sales.meanwhile = self._sales.meanwhile, None
         if meanwhile is not None:
             await meanwhile()
         return results
