@@ -20,7 +20,12 @@ class BenchConfig:
     # lower p99 (docs/performance.md, "How it scales").
     workers: int = 2
     consumers: int = 1  # per credit worker process (TABS_CONSUMERS)
-    partitions: int = 6
+    # Per topic; 0: one per consumer of the group (workers x consumers). On the embedded broker
+    # every fetch lists each of its partitions' record batches, so partitions a consumer does
+    # not need cost the broker CPU at a steady rate: at 2,000/s, 6 partitions against 2 took
+    # the broker from 0.34 to 0.60 of a core by the end of a run, and p99 from 72-78 to
+    # 124-132 ms (docs/performance.md, "Session 10").
+    partitions: int = 0
     # Open-loop phase: the offered rate and how long it is offered (the latency figure).
     rate_per_s: float = 2_000.0
     rate_duration_s: float = 20.0
@@ -64,6 +69,10 @@ class BenchConfig:
     # Rounds of the machine's calibration, before and after the run (bench/machine.py).
     calibration_rounds: int = 3
     drain_timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.partitions == 0:
+            object.__setattr__(self, "partitions", self.workers * self.consumers)
 
     def quick(self) -> BenchConfig:
         """Small counts: the whole run, start-up included, in well under a minute."""

@@ -31,8 +31,11 @@ def bench(
         int, typer.Option(help="Credit worker processes (one per core here).", min=1)
     ] = _DEFAULT.workers,
     partitions: Annotated[
-        int, typer.Option(help="Partitions per topic.", min=1)
-    ] = _DEFAULT.partitions,
+        int,
+        typer.Option(
+            help="Partitions per topic; 0: one per consumer (workers x consumers).", min=0
+        ),
+    ] = 0,
     rate: Annotated[
         float, typer.Option(help="Offered authorizes/s, open loop (the latency figure).", min=1)
     ] = _DEFAULT.rate_per_s,
