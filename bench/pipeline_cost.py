@@ -103,6 +103,8 @@ async def measure(
         postmaster = psutil.Process(postgres.pid)
         url = await asyncio.to_thread(postgres.create_database, "pipeline_cost")
         engine = create_engine(url)
+        # As the worker wires it (services/common/worker.py).
+        unlocked_engine = create_engine(url, pool_size=1, key_lookups_only=True)
         try:
             await upgrade_to_head(engine, SPEC.migrations, SPEC.version_table)
             clock = SetClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
@@ -117,6 +119,7 @@ async def measure(
                 clock=clock,
                 metrics=Metrics("credit"),
                 unlocked_reads=unlocked_reads,
+                unlocked_engine=unlocked_engine,
             )
             plans = plan_accounts(accounts, random.Random(7), "P")
             await pipeline.handle(
@@ -153,6 +156,7 @@ async def measure(
                 gc.set_threshold(*thresholds)
                 gc.unfreeze()
         finally:
+            await unlocked_engine.dispose()
             await engine.dispose()
     return costs
 

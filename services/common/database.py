@@ -35,8 +35,22 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """An engine with explicit pool and timeout settings for one worker."""
+# Plan each statement for its own arrays and the tables' size now. A generic plan made while a
+# table was small scans it whole for ever after: a look-up of 500 sale ids took 15 ms against
+# 80,000 charges (pg_stat_statements, tabs bench).
+_CUSTOM_PLANS = {"plan_cache_mode": "force_custom_plan"}
+# For statements that only look rows up and write them by key (the unlocked path's two): planned
+# once per connection instead of at every batch (0.3-0.6 ms of PostgreSQL's CPU a statement,
+# a fifth of its CPU at a steady 2,000 sales/s), and with sequential scans priced out of the
+# generic plan, so that a plan made while a table was small still uses its index once the
+# table is large (tests/common/test_database.py).
+_GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}
+
+
+def create_engine(url: str, *, pool_size: int = 5, key_lookups_only: bool = False) -> AsyncEngine:
+    """An engine with explicit pool and timeout settings for one worker. With
+    `key_lookups_only`, for statements that find and write rows by key alone, PostgreSQL plans
+    each statement once per connection (`_GENERIC_PLANS`)."""
     target = async_url(url)
     if target.startswith("sqlite"):
         engine = create_async_engine(target, connect_args={"timeout": 30})
@@ -55,10 +69,7 @@ def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
             "command_timeout": 60,
             "server_settings": {
                 "application_name": "tabs",
-                # Plan each statement for its own arrays and the tables' size now. A generic plan
-                # made while a table was small scans it whole for ever after: a look-up of 500
-                # sale ids took 15 ms against 80,000 charges (pg_stat_statements, tabs bench).
-                "plan_cache_mode": "force_custom_plan",
+                **(_GENERIC_PLANS if key_lookups_only else _CUSTOM_PLANS),
             },
         },
     )

@@ -82,12 +82,14 @@ class Pipeline:
         publish_attempts_max: int = 5,
         after_commit: AfterCommit | None = None,
         unlocked_reads: bool = True,
+        unlocked_engine: AsyncEngine | None = None,
     ) -> None:
         self._group = consumer_group
         self._engine = engine
-        # The same pool, without BEGIN: each statement commits alone.
+        # Without BEGIN: each statement commits alone. Its own pool if given (the worker's plans
+        # its statements once, `create_engine(key_lookups_only=True)`), else the same one.
         self._unlocked: AsyncEngine | None = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
+            (unlocked_engine or engine).execution_options(isolation_level="AUTOCOMMIT")
             if unlocked_reads and engine.dialect.name == "postgresql"
             else None
         )

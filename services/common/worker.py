@@ -103,6 +103,13 @@ class Worker:
         self.clock = clock or SystemClock()
         self.metrics = Metrics(spec.name)
         self.engine = create_engine(database_url)
+        # The unlocked path's two statements, planned once per connection; one connection per
+        # consumer at a time.
+        self.unlocked_engine = (
+            create_engine(database_url, pool_size=settings.consumers, key_lookups_only=True)
+            if settings.unlocked_reads and self.engine.dialect.name == "postgresql"
+            else None
+        )
         self._database_url = database_url
         consumers = range(settings.consumers)
         self.commits = [DeferredCommits() for _ in consumers]
@@ -188,6 +195,7 @@ class Worker:
                 metrics=self.metrics,
                 retry_backoff_max_s=settings.retry_backoff_max_s,
                 unlocked_reads=settings.unlocked_reads,
+                unlocked_engine=self.unlocked_engine,
                 after_commit=self.read_model.committed if self.read_model else None,
             )
             for _ in self.commits
@@ -245,6 +253,8 @@ class Worker:
         if self.read_model is not None:
             await self.read_model.close()
         await self.engine.dispose()
+        if self.unlocked_engine is not None:
+            await self.unlocked_engine.dispose()
         log.info("tabs %s worker stopped", self.spec.name)
 
     async def run_until_signalled(self) -> None:
