@@ -14,6 +14,7 @@ from aiohttp import web
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.clock import Clock, SystemClock
 from services.common.database import create_engine, mask_url
@@ -56,6 +57,21 @@ def settle_garbage_collector() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
+async def _open_connections(engine: AsyncEngine, count: int) -> None:
+    """Opens `count` of the pool's connections now: otherwise the first sales after a start
+    wait for them (a new PostgreSQL backend each; the first second's p99 was 110-117 ms against
+    68-77 with connections already open, tabs bench)."""
+    # Each holds its connection until all are open, so that each opens one of its own.
+    all_open = asyncio.Barrier(count)
+
+    async def one() -> None:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+            await all_open.wait()
+
+    await asyncio.gather(*(one() for _ in range(count)))
 
 
 def build_app(
@@ -173,6 +189,8 @@ class Worker:
     async def start(self) -> None:
         spec, settings = self.spec, self.settings
         await upgrade_to_head(self.engine, spec.migrations, spec.version_table)
+        if self.unlocked_engine is not None:
+            await _open_connections(self.unlocked_engine, settings.consumers)
         topics = [doc.topic for doc in spec.consumes]
         topics += [doc.topic for doc in spec.produces]
         topics += [dead_letter_topic(doc.topic) for doc in spec.consumes]

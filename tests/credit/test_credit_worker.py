@@ -150,3 +150,14 @@ async def test_invalid_command_is_rejected_and_dead_lettered(credit: Harness) ->
     assert rejected["reason"] == "invalid_command"
     assert "currency" in rejected["detail"]
     await credit.replies.wait_for(credit.topic(ACCOUNT_COMMANDS) + ".dlq", lambda m: True)
+
+
+async def test_a_started_worker_has_its_unlocked_connections_open(credit: Harness) -> None:
+    """The first sales after a start do not wait for PostgreSQL backends to be started: the
+    unlocked path's pool (PostgreSQL only) holds one open connection per consumer."""
+    engine = credit.worker.unlocked_engine
+    if credit.worker.engine.dialect.name == "sqlite":
+        assert engine is None  # every batch takes the locking path there
+        return
+    assert engine is not None
+    assert engine.pool.checkedin() == credit.settings.consumers >= 1  # type: ignore[attr-defined]
