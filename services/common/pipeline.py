@@ -300,49 +300,32 @@ class Pipeline:
             raise Contended("a batch of several topics takes the locking path")
         # Only topics with such a handler come this way (_commit_with_retries).
         handler = self._unlocked_handlers[topic]
-        ids = [m.message_id for m in valid]
+        keys: list[MessageKey] = [(topic, m.message_id) for m in valid]
         run = await handler.read_unlocked(
-            conn, [m.message for m in valid], self._inbox.claims(topic, ids)
+            conn, [m.message for m in valid], self._inbox.claims(topic, [k for _, k in keys])
         )
-        replies: dict[str, list[Outgoing]] = dict(run.stored)
-        fresh: list[Inbound[Any]] = []
-        claimed: set[str] = set(replies)
-        for message in valid:
-            if message.message_id not in claimed:
-                claimed.add(message.message_id)
-                fresh.append(message)
+        replies = {(topic, message_id): stored for message_id, stored in run.stored.items()}
+        fresh = _new_messages(valid, keys, set(replies))
         if fresh:
             writes = Writes()
             writes.attach(conn)
             try:
                 results = await run.apply([m.message for m in fresh], now)
                 for message, result in zip(fresh, results, strict=True):
-                    replies[message.message_id] = result
-                await self._inbox.record(
-                    conn,
-                    [((topic, m.message_id), replies[m.message_id]) for m in fresh],
-                    now,
-                    writes=writes,
-                )
-                await writes.flush(conn)
+                    replies[(topic, message.message_id)] = result
+                await self._record_claims(conn, fresh, replies, now, writes)
             finally:
                 writes.detach(conn)
         self._count(valid, fresh)
         # Every delivery gets its replies, the second one too (the contract: republished).
-        return [reply for message_id in ids for reply in replies[message_id]]
+        return [reply for key in keys for reply in replies[key]]
 
     async def _apply(
         self, conn: AsyncConnection, valid: list[Inbound[Any]], now: datetime
     ) -> list[Outgoing]:
         keys: list[MessageKey] = [(m.record.topic, m.message_id) for m in valid]
-        stored = await self._inbox.find(conn, keys)
-        replies: dict[MessageKey, list[Outgoing]] = dict(stored)
-        fresh: list[Inbound[Any]] = []
-        claimed: set[MessageKey] = set(stored)
-        for message, key in zip(valid, keys, strict=True):
-            if key not in claimed:
-                claimed.add(key)
-                fresh.append(message)
+        replies = await self._inbox.find(conn, keys)
+        fresh = _new_messages(valid, keys, set(replies))
         # The handlers' writes and the claims go to the database together at the end (one
         # round trip on PostgreSQL); a run only reads after the runs before it are written.
         writes = Writes()
@@ -354,21 +337,28 @@ class Pipeline:
                 results = await self._handlers[topic].apply(conn, [m.message for m in run], now)
                 for message, result in zip(run, results, strict=True):
                     replies[(message.record.topic, message.message_id)] = result
-            await self._inbox.record(
-                conn,
-                [
-                    ((m.record.topic, m.message_id), replies[(m.record.topic, m.message_id)])
-                    for m in fresh
-                ],
-                now,
-                writes=writes,
-            )
-            await writes.flush(conn)
+            await self._record_claims(conn, fresh, replies, now, writes)
         finally:
             writes.detach(conn)
         self._count(valid, fresh)
         # Every delivery gets its replies, the second one too (the contract: republished).
         return [reply for key in keys for reply in replies[key]]
+
+    async def _record_claims(
+        self,
+        conn: AsyncConnection,
+        fresh: list[Inbound[Any]],
+        replies: Mapping[MessageKey, list[Outgoing]],
+        now: datetime,
+        writes: Writes,
+    ) -> None:
+        """The new messages' claims with their replies, then every write of the batch, in one
+        statement on PostgreSQL."""
+        claims = [
+            ((m.record.topic, m.message_id), replies[(m.record.topic, m.message_id)]) for m in fresh
+        ]
+        await self._inbox.record(conn, claims, now, writes=writes)
+        await writes.flush(conn)
 
     def _count(self, valid: list[Inbound[Any]], fresh: list[Inbound[Any]]) -> None:
         applied = {id(message) for message in fresh}
@@ -397,6 +387,18 @@ class Pipeline:
 
 # Serialization failure (a guarded write found a row changed), deadlock detected.
 _CONTENDED = frozenset({"40001", "40P01"})
+
+
+def _new_messages(
+    valid: list[Inbound[Any]], keys: list[MessageKey], claimed: set[MessageKey]
+) -> list[Inbound[Any]]:
+    """The messages not claimed before, each id once (a batch may hold an id twice)."""
+    fresh: list[Inbound[Any]] = []
+    for message, key in zip(valid, keys, strict=True):
+        if key not in claimed:
+            claimed.add(key)
+            fresh.append(message)
+    return fresh
 
 
 def _sqlstate(error: DBAPIError) -> str | None:

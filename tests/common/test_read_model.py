@@ -4,13 +4,14 @@ rebuild at start) never leave a view older than the database's latest read."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from services.common.messages import Outgoing
-from services.common.read_model import ReadModel
+from services.common.read_model import ReadModel, Views
 from tests.support.naming import unique
 
 
@@ -72,35 +73,50 @@ class SharedState(SlowFirstRead):
         self.release.set()
 
 
+@asynccontextmanager
+async def two_replicas(
+    slow: SlowFirstRead, other: Views, redis_url: str
+) -> AsyncIterator[tuple[ReadModel, ReadModel]]:
+    """Two workers' read models on one Redis, the first with views slow to write."""
+    engine = create_async_engine("sqlite+aiosqlite://")
+    prefix = f"{unique('t')}:"
+    first = ReadModel(engine, slow, redis_url, key_prefix=prefix)
+    second = ReadModel(engine, other, redis_url, key_prefix=prefix)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+        await engine.dispose()
+
+
+async def the_first_writes_late(first: ReadModel, second: ReadModel, slow: SlowFirstRead) -> None:
+    """The first reads state 1 and is slow to write it; meanwhile a commit makes it 2 and the
+    second writes that; the first one's write comes last."""
+    slow.state["k"] = 1
+    late = asyncio.create_task(first.refresh(["k"]))
+    await slow.read_once.wait()
+    slow.state["k"] = 2
+    await second.refresh(["k"])
+    slow.release.set()
+    await late
+
+
 async def test_a_view_another_replica_read_earlier_never_replaces_a_newer_one(
     redis_url: str,
 ) -> None:
     """Two workers (two read models, one Redis): the first reads version 1 and is slow to write
     it; meanwhile a commit makes version 2 and the second worker writes it. The first one's
     write comes last, and must not win: the in-process lock cannot order two processes."""
-    engine = create_async_engine("sqlite+aiosqlite://")
-    prefix = f"{unique('t')}:"
     slow = SlowFirstRead()
-    first = ReadModel(engine, slow, redis_url, key_prefix=prefix)
-    second = ReadModel(engine, SharedState(slow.state), redis_url, key_prefix=prefix)
-    try:
-        slow.state["k"] = 1
-        late = asyncio.create_task(first.refresh(["k"]))
-        await slow.read_once.wait()
-        slow.state["k"] = 2
-        await second.refresh(["k"])
-        slow.release.set()
-        await late
+    async with two_replicas(slow, SharedState(slow.state), redis_url) as (first, second):
+        await the_first_writes_late(first, second, slow)
         assert await first.get("k") == {"version": 2}
         assert await second.get("k") == {"version": 2}
         # A newer version still replaces it, and an equal one is written again.
         slow.state["k"] = 3
         await first.refresh(["k"])
         assert await second.get("k") == {"version": 3}
-    finally:
-        await first.close()
-        await second.close()
-        await engine.dispose()
 
 
 class Unversioned(SharedState):
@@ -126,19 +142,9 @@ async def test_a_view_without_a_version_read_earlier_never_replaces_a_later_one(
     """As with versions, two replicas: the first reads value 1 and is slow to write it, the
     second reads 2 after a commit and writes it first. Nothing in the views orders them; the
     tickets the refreshes took before reading do."""
-    engine = create_async_engine("sqlite+aiosqlite://")
-    prefix = f"{unique('t')}:"
     slow = SlowUnversioned()
-    first = ReadModel(engine, slow, redis_url, key_prefix=prefix)
-    second = ReadModel(engine, Unversioned(slow.state), redis_url, key_prefix=prefix)
-    try:
-        slow.state["k"] = 1
-        late = asyncio.create_task(first.refresh(["k"]))
-        await slow.read_once.wait()
-        slow.state["k"] = 2
-        await second.refresh(["k"])
-        slow.release.set()
-        await late
+    async with two_replicas(slow, Unversioned(slow.state), redis_url) as (first, second):
+        await the_first_writes_late(first, second, slow)
         assert await second.get("k") == {"value": 2}
         # A later refresh is written whatever its value: the views are ordered by when they
         # were read, not by what they hold.
@@ -146,10 +152,6 @@ async def test_a_view_without_a_version_read_earlier_never_replaces_a_later_one(
         await first.refresh(["k"])
         assert await second.get("k") == {"value": 0}
         assert first.pending == second.pending == 0
-    finally:
-        await first.close()
-        await second.close()
-        await engine.dispose()
 
 
 async def test_views_without_a_version_are_written_in_the_order_they_were_read(

@@ -5,11 +5,10 @@ that commit's refresh wrote (real views, a real database, a real pipeline, a rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.database import create_engine
 from services.common.migrations import upgrade_to_head
@@ -19,6 +18,7 @@ from services.credit.views import AccountViews
 from tests.support.credit import authorize, open_account
 from tests.support.credit_pipeline import Worker
 from tests.support.naming import unique
+from tests.support.read_model import HeldAfterFirstRead
 
 
 @pytest.fixture
@@ -61,19 +61,11 @@ async def test_every_change_to_an_account_adds_one_to_its_version(
     assert await version_of(engine, number) == opened + 2
 
 
-class SlowToWrite(AccountViews):
+class SlowToWrite(HeldAfterFirstRead, AccountViews):
     """The real account views, whose first build, once read, waits before it is written."""
 
     def __init__(self) -> None:
-        self.read = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
-        views = await super().build(conn, keys)
-        if not self.read.is_set():
-            self.read.set()
-            await self.release.wait()
-        return views
+        self.hold_first_read()
 
 
 async def test_a_view_read_before_another_workers_commit_does_not_replace_its_refresh(

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import SetClock
 from services.common.read_model import ReadModel
@@ -21,6 +20,7 @@ from shared.topics import CRM_CUSTOMERS
 from tests.crm.conftest import START
 from tests.crm.harness import Crm, crm_harness, crm_settings, runtime_settings
 from tests.support.naming import unique
+from tests.support.read_model import HeldAfterFirstRead
 
 MEMBER_PUT = "PUT /lists/{list_id}/members/{subscriber_hash}"
 
@@ -236,20 +236,12 @@ async def test_look_up_needs_a_token_and_answers_404_for_strangers(crm: Crm) -> 
     assert (await crm.look_up(unique("C-"))).status_code == 404
 
 
-class SlowToWrite(CustomerViews):
+class SlowToWrite(HeldAfterFirstRead, CustomerViews):
     """The real customer views, whose first build, once read, waits before it is written."""
 
     def __init__(self, base_tier: str) -> None:
         super().__init__(base_tier)
-        self.read = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
-        views = await super().build(conn, keys)
-        if not self.read.is_set():
-            self.read.set()
-            await self.release.wait()
-        return views
+        self.hold_first_read()
 
 
 async def test_a_view_read_before_the_workers_commit_does_not_replace_its_refresh(
