@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -82,7 +82,7 @@ class SaleEvents:
             settling=settling,
             claims=claims,
         )
-        return UnlockedSales(self, uow, stored)
+        return UnlockedSales(self._one, uow, stored)
 
     @staticmethod
     def _lean(messages: Sequence[SaleEvent]) -> Settling:
@@ -120,9 +120,12 @@ class UnlockedSales:
     """A run of sales read without locks (`SaleEvents.read_unlocked`)."""
 
     def __init__(
-        self, events: SaleEvents, uow: CreditUnitOfWork, stored: dict[str, list[Outgoing]]
+        self,
+        one: Callable[[SaleEvent, CreditUnitOfWork, datetime], list[Outgoing]],
+        uow: CreditUnitOfWork,
+        stored: dict[str, list[Outgoing]],
     ) -> None:
-        self._events = events
+        self._one = one
         self._uow = uow
         self.stored = stored
 
@@ -130,7 +133,7 @@ class UnlockedSales:
         """As `SaleEvents.apply` on the books read; raises Contended, having written nothing,
         where only the locking path can go on."""
         try:
-            results = [self._events._one(sale, self._uow, now) for sale in messages]
+            results = [self._one(sale, self._uow, now) for sale in messages]
         except IncompleteBook:
             raise Contended("a void or a return settles more than its own sale") from None
         await self._uow.flush()
