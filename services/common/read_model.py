@@ -7,15 +7,14 @@ Redis.
 
 Several workers refresh views (each after its own commits, and all of them when they start), so
 a view read before another worker's commit could reach Redis after that commit's own refresh.
-So a view is written only over an older or equal one, by a script that compares and sets in one
-step in Redis. Older by what:
-- a view that carries a `version` (an integer the service adds one to with every change of what
-  the view shows, `versioned = True` on its `Views`) is compared by it;
-- any other is compared by a ticket, a number Redis counts up, that each refresh takes before it
-  reads the database. The refresh a commit starts takes its ticket after that commit, and every
-  refresh with a later ticket reads later still, so the view with the highest ticket has read
-  every commit before the last refresh began: a refresh that read earlier and writes late holds
-  a lower ticket and is refused. It costs one more round trip to Redis a refresh.
+So a view is written only over one read earlier, by a script that compares and sets in one step
+in Redis. Earlier by a ticket, a number Redis counts up, that each refresh takes before it
+reads the database: the refresh a commit starts takes its ticket after that commit, and every
+refresh with a later ticket reads later still, so the view with the highest ticket has read
+every commit before the last refresh began; a refresh that read earlier and writes late holds a
+lower ticket and is refused. Nothing in the views needs to order them (a customer's spans
+several tables, and no writer of an account has to remember anything), for one more round trip
+to Redis a refresh.
 """
 
 from __future__ import annotations
@@ -39,8 +38,6 @@ class Views(Protocol):
     """What a service keeps in its read model."""
 
     name: str
-    # Whether every view carries a `version` that orders it; if not, refreshes take tickets.
-    versioned: bool
 
     def keys_of(self, messages: Sequence[Outgoing]) -> set[str]:
         """The views a committed batch may have changed, from what it published."""
@@ -53,18 +50,15 @@ class Views(Protocol):
         ...
 
 
-# KEYS: each view's key and the key of what orders it (its version or its ticket), in pairs;
-# ARGV: that order (-1: none, written as it comes) and the view's JSON, in pairs. A view is
-# written unless Redis holds a newer one.
+# KEYS: each view's key and its ticket's key, in pairs; ARGV[1]: the refresh's ticket, then
+# each view's JSON. A view is written unless Redis holds one a later refresh read.
 _WRITE_NEWER = """
+local ticket = tonumber(ARGV[1])
 for i = 1, #KEYS, 2 do
-    local version = tonumber(ARGV[i])
     local stored = redis.call('GET', KEYS[i + 1])
-    if version < 0 or not stored or tonumber(stored) <= version then
-        redis.call('SET', KEYS[i], ARGV[i + 1])
-        if version >= 0 then
-            redis.call('SET', KEYS[i + 1], ARGV[i])
-        end
+    if not stored or tonumber(stored) <= ticket then
+        redis.call('SET', KEYS[i], ARGV[(i + 1) / 2 + 1])
+        redis.call('SET', KEYS[i + 1], ticket)
     end
 end
 return 0
@@ -90,7 +84,6 @@ class ReadModel:
             else None
         )
         self._prefix = f"{key_prefix}{views.name}:"
-        self._versioned = views.versioned
         self._write_newer = self._redis.register_script(_WRITE_NEWER) if self._redis else None
         self._pending: set[str] = set()
         # Refreshes run concurrently (a worker's consumers, the retry loop, the rebuild at
@@ -103,9 +96,9 @@ class ReadModel:
     def redis_key(self, key: str) -> str:
         return self._prefix + key
 
-    def version_key(self, key: str) -> str:
-        """Where Redis keeps the version of the view it holds (or the ticket of its refresh)."""
-        return f"{self._prefix}{key}#{'version' if self._versioned else 'ticket'}"
+    def ticket_key(self, key: str) -> str:
+        """Where Redis keeps the ticket of the refresh that wrote the view it holds."""
+        return f"{self._prefix}{key}#ticket"
 
     @property
     def _tickets_key(self) -> str:
@@ -133,8 +126,8 @@ class ReadModel:
             for start in range(0, len(wanted), self._batch_keys_max):
                 chunk = wanted[start : start + self._batch_keys_max]
                 async with self._writing:
-                    # Taken before the read (module docstring): it orders views without versions.
-                    ticket = None if self._versioned else await self._redis.incr(self._tickets_key)
+                    # Taken before the read: it orders the views (module docstring).
+                    ticket = await self._redis.incr(self._tickets_key)
                     async with self._engine.connect() as conn:
                         views = await self._views.build(conn, chunk)
                     if views:
@@ -150,14 +143,13 @@ class ReadModel:
                 )
             self._pending.update(wanted)
 
-    async def _write(self, views: dict[str, Any], ticket: int | None) -> None:
+    async def _write(self, views: dict[str, Any], ticket: int) -> None:
         assert self._write_newer is not None
         keys: list[str] = []
-        args: list[int | bytes] = []
+        args: list[int | bytes] = [ticket]
         for key, view in views.items():
-            order = view.get("version") if ticket is None else ticket
-            keys += [self.redis_key(key), self.version_key(key)]
-            args += [order if isinstance(order, int) and order >= 0 else -1, orjson.dumps(view)]
+            keys += [self.redis_key(key), self.ticket_key(key)]
+            args.append(orjson.dumps(view))
         await self._write_newer(keys=keys, args=args)
 
     async def rebuild(self) -> None:

@@ -22,7 +22,6 @@ from shared.topics import ACCOUNT_EVENTS, CREDIT_DECISIONS
 
 class AccountViews:
     name = "credit:account"
-    versioned = True  # every view carries its account's version
 
     def keys_of(self, messages: Sequence[Outgoing]) -> set[str]:
         return {m.key for m in messages if m.key and m.topic in (ACCOUNT_EVENTS, CREDIT_DECISIONS)}

@@ -37,9 +37,6 @@ class TouchedCustomers:
 
 class CustomerViews:
     name = "crm:customer"
-    # A view spans customers, points, audience members and the sync queue, and not every
-    # writer of those writes the customer's row: its refreshes take tickets instead.
-    versioned = False
 
     def __init__(self, base_tier: str, touched: TouchedCustomers | None = None) -> None:
         self._base_tier = base_tier

@@ -19,7 +19,6 @@ class SlowFirstRead:
     """Views whose first build reads the state, then waits (a slow database answer)."""
 
     name = "slow"
-    versioned = True
 
     def __init__(self) -> None:
         self.state: dict[str, int] = {}
@@ -120,16 +119,12 @@ async def test_a_view_another_replica_read_earlier_never_replaces_a_newer_one(
 
 
 class Unversioned(SharedState):
-    versioned = False
-
     async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
         return {k: {"value": self.state[k]} for k in keys if k in self.state}
 
 
 class SlowUnversioned(SlowFirstRead):
     """Views without a version (the CRM's) whose first build reads, then waits."""
-
-    versioned = False
 
     async def build(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Any]:
         views = await super().build(conn, keys)
