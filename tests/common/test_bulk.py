@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    event,
     select,
     text,
     update,
@@ -26,8 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common import bulk
 from services.common.bulk import (
     EXPECT_ROWS_FUNCTION,
+    NULL_MARK,
+    SEPARATOR,
     Writes,
     any_of,
     insert_many,
@@ -131,6 +137,76 @@ async def test_any_of_finds_the_rows_of_the_values_given(engine: AsyncEngine) ->
         by_shelf = select(things.c.slot).where(any_of(things.c.shelf, "s", postgresql=postgresql))
         labels = await conn.execute(by_shelf, {"s": ["S1"]})
         assert sorted(r.slot for r in labels) == [n for n in range(1, 51) if n % 3 == 1]
+
+
+# Text columns go joined into one parameter where that is exact ---------------------------
+
+TRICKY_LABELS = [
+    ["only"],
+    [""],  # one empty text alone would split into no element at all
+    ["", ""],
+    ["a", "", "b", ""],
+    [f"x{SEPARATOR}y", "z"],  # holds the separator
+    [SEPARATOR],
+    ["a", None, "c"],
+    [None],
+    [None, ""],
+    [NULL_MARK, None],  # the NULL mark itself
+    [f"a{NULL_MARK}", f"{NULL_MARK}{NULL_MARK}"],  # holds it, but is not it
+    ["ünïcode ✓", "tab\there", "line\nbreak", "'quoted' \\ e'\\x1f'"],
+]
+
+
+@pytest.mark.parametrize("labels", TRICKY_LABELS, ids=range(len(TRICKY_LABELS)))
+async def test_text_columns_store_exactly_what_was_given(
+    engine: AsyncEngine, labels: list[str | None]
+) -> None:
+    rows = [{**a_thing(n), "label": label} for n, label in enumerate(labels, 1)]
+    async with engine.begin() as conn:
+        writes = Writes()
+        writes.insert(things, rows)
+        writes.insert(shelves, [{"shelf": f"L{len(labels)}", "count": 0}])
+        await writes.flush(conn)
+    assert await stored(engine) == rows
+    changed = [{"shelf": r["shelf"], "slot": r["slot"], "label": r["label"]} for r in rows[::-1]]
+    async with engine.begin() as conn:
+        await update_many(conn, things, ["shelf", "slot"], [{**c, "label": "-"} for c in changed])
+        await update_many(conn, things, ["shelf", "slot"], changed)
+    assert await stored(engine) == rows
+
+
+async def test_text_columns_without_the_separator_go_as_one_text(engine: AsyncEngine) -> None:
+    statements: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    async with engine.begin() as conn:
+        await insert_many(conn, things, [a_thing(n) for n in range(1, 9)])
+    if not is_postgresql(conn):
+        return
+    (insert,) = [s for s in statements if s.startswith("INSERT INTO things")]
+    # shelf and label, the text columns; label holds NULLs (things 4 and 8).
+    assert insert.count("string_to_array") == 2
+    assert "string_to_array($1::text" in insert
+
+
+@given(
+    st.lists(
+        st.none() | st.text(alphabet=st.sampled_from(["a", "é", " ", SEPARATOR, NULL_MARK])),
+        min_size=1,
+    )
+)
+def test_a_joined_column_splits_back_into_its_values(values: list[str | None]) -> None:
+    joined = bulk._joined(list(values))
+    if joined is not None:
+        # PostgreSQL's string_to_array splits a non-empty text as str.split does, and reads a
+        # field that is the NULL mark alone as NULL.
+        assert joined
+        assert [None if v == NULL_MARK else v for v in joined.split(SEPARATOR)] == values
+    else:
+        assert NULL_MARK in values or any(SEPARATOR in v for v in values if v) or values == [""]
 
 
 async def test_rows_naming_different_columns_are_refused(engine: AsyncEngine) -> None:
