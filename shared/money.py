@@ -41,6 +41,10 @@ _TEN_THOUSANDTHS = Decimal("0.0001")
 # ASCII digits only: Decimal() also accepts "1_000", "1e3", " 5", "NaN" and Arabic-Indic digits,
 # none of which a till should send as money.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Exactly the texts `_decimal_input` accepts, in one match: at most 14 whole digits after any
+# leading zeros and at most 4 places. The usual value returns at once; any other goes through
+# the checks one by one, for the error that names what is wrong.
+_WITHIN_SIZE = re.compile(r"-?(?:0+[0-9]{0,14}|[1-9][0-9]{0,13})(?:\.[0-9]{1,4})?")
 _SIGNED_PATTERN = r"^-?[0-9]+(\.[0-9]{1,4})?$"
 _UNSIGNED_PATTERN = r"^[0-9]+(\.[0-9]{1,4})?$"
 
@@ -51,12 +55,16 @@ _UNSIGNED_PATTERN = r"^[0-9]+(\.[0-9]{1,4})?$"
 
 
 def _money_input(value: object) -> object:
+    if type(value) is str and _WITHIN_SIZE.fullmatch(value) is not None:
+        return value
     return _decimal_input(
         value, "money", "money_type", 'money is a decimal string such as "125.50"'
     )
 
 
 def _quantity_text(value: object) -> object:
+    if type(value) is str and _WITHIN_SIZE.fullmatch(value) is not None:
+        return value
     return _decimal_input(
         value, "quantity", "quantity_type", 'quantity is a decimal string such as "1"'
     )

@@ -27,12 +27,15 @@ __all__ = [
 # Bounds on one event, so a runaway till cannot make one message cost unbounded work.
 LINES_MAX = 1000
 TENDERS_MAX = 50
+_ZERO = Decimal("0")
 
 TenderType = Literal["account", "cash", "card", "eftpos", "voucher", "points"]
 SaleStage = Literal["authorize", "completed", "voided", "returned"]
 
 # Contract (crm.loyalty.v1): points are earned on tenders other than `points` and `voucher`.
 LOYALTY_EXCLUDED_TENDERS: frozenset[TenderType] = frozenset({"points", "voucher"})
+_ACCOUNT_TENDERS: frozenset[TenderType] = frozenset({"account"})
+_POINTS_TENDERS: frozenset[TenderType] = frozenset({"points"})
 
 
 class Tender(Message):
@@ -101,53 +104,63 @@ class SaleEvent(Message):
 
     def account_amount(self) -> Decimal:
         """What the sale puts on (or, when returned, credits back to) the account."""
-        return self._tendered({"account"})
+        return self._tendered(_ACCOUNT_TENDERS)
 
     def points_amount(self) -> Decimal:
         """The money value paid with loyalty points."""
-        return self._tendered({"points"})
+        return self._tendered(_POINTS_TENDERS)
 
     def loyalty_amount(self) -> Decimal:
         """The money value that earns points under the contract's default rule."""
         return sum(
             (t.amount for t in self.tenders if t.type not in LOYALTY_EXCLUDED_TENDERS),
-            Decimal("0"),
+            _ZERO,
         )
 
     def has_account_tender(self) -> bool:
         return any(tender.type == "account" for tender in self.tenders)
 
     def _tendered(self, types: Collection[TenderType]) -> Decimal:
-        return sum((t.amount for t in self.tenders if t.type in types), Decimal("0"))
+        return sum((t.amount for t in self.tenders if t.type in types), _ZERO)
 
     @model_validator(mode="after")
     def _sale_rules(self) -> Self:
-        problems = [*self._amount_problems(), *self._stage_problems()]
+        problems = self._problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
-    def _amount_problems(self) -> list[str]:
+    def _problems(self) -> list[str]:
+        # Every sale a till sends passes here: one pass over the tenders, then the rules.
+        stage = self.stage
+        tendered = _ZERO
+        account_tender = zero_account_tender = points_tender = False
+        for tender in self.tenders:
+            tendered += tender.amount
+            if tender.type == "account":
+                account_tender = True
+                zero_account_tender = zero_account_tender or not tender.amount
+            elif tender.type == "points":
+                points_tender = True
         problems: list[str] = []
-        if self.stage != "voided":
-            missing = [name for name in ("total", "tenders") if name not in self.model_fields_set]
-            problems += [f"{name} is required for a {self.stage} sale" for name in missing]
-        tendered = sum((tender.amount for tender in self.tenders), Decimal("0"))
-        if (self.tenders or self.stage != "voided") and tendered != self.total:
+        if stage != "voided":
+            given = self.model_fields_set
+            problems += [
+                f"{name} is required for a {stage} sale"
+                for name in ("total", "tenders")
+                if name not in given
+            ]
+        if (self.tenders or stage != "voided") and tendered != self.total:
             problems.append(f"tenders sum to {tendered}, not the total {self.total}")
-        if any(t.type == "account" and t.amount == 0 for t in self.tenders):
+        if zero_account_tender:
             problems.append("an account tender must be more than zero")
-        return problems
-
-    def _stage_problems(self) -> list[str]:
-        problems: list[str] = []
-        if self.account_number is None and (self.stage == "authorize" or self.has_account_tender()):
+        if self.account_number is None and (stage == "authorize" or account_tender):
             problems.append("account_number is required to authorize or to take an account tender")
-        if self.stage == "authorize" and not self.has_account_tender():
+        if stage == "authorize" and not account_tender:
             problems.append("authorize needs an account tender")
-        if any(t.type == "points" for t in self.tenders) and self.customer_id is None:
+        if points_tender and self.customer_id is None:
             problems.append("a points tender needs customer_id")
-        if self.stage == "returned" and self.original_sale_id is None:
+        if stage == "returned" and self.original_sale_id is None:
             problems.append("returned needs original_sale_id")
         return problems
 

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from shared import money
 from shared.base import Message
@@ -298,3 +299,26 @@ def test_a_value_within_size_is_accepted_however_written(
     value: Decimal | str, expected: Decimal
 ) -> None:
     assert Price(amount=value).amount == expected
+
+
+def _checked_one_by_one(text: str) -> bool:
+    try:
+        money._decimal_input(text, "money", "money_type", "")
+    except PydanticCustomError:
+        return False
+    return True
+
+
+@given(st.text(alphabet="0123456789.-+e x", max_size=24))
+@example("0" * 30 + "12345678901234.1234")
+@example("0" * 30 + "123456789012345")
+@example("123456789012345")
+@example("-00.0000")
+@example("12345678901234.12345")
+@example("-")
+@example(".5")
+@example("5.")
+def test_money_text_is_accepted_in_one_match_exactly_when_every_check_passes(text: str) -> None:
+    # The one match is the fast path of every money and quantity field; the checks one by one
+    # give the errors. They must agree on every text.
+    assert (money._WITHIN_SIZE.fullmatch(text) is not None) == _checked_one_by_one(text)
