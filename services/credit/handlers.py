@@ -74,9 +74,15 @@ class CreditHandlers:
     def __init__(self, business_tz: tzinfo, rating_limits: Mapping[str, Decimal]) -> None:
         self._tz = business_tz
         self._rating_limits = rating_limits
+        self._dated: tuple[datetime, date] | None = None
 
     def today(self, now: datetime) -> date:
-        return now.astimezone(self._tz).date()
+        """The business day of `now`. A batch has one clock reading and asks for every sale, so
+        the last answer is kept (an instant has one date in the business zone)."""
+        dated = self._dated
+        if dated is None or dated[0] != now:
+            dated = self._dated = (now, now.astimezone(self._tz).date())
+        return dated[1]
 
     # Sales ------------------------------------------------------------------------------
 
