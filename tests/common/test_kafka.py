@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from services.common.kafka import POLL_WAIT_MS
 from services.common.messages import Record
 from services.common.worker import Worker
 from tests.common.harness import Tally, messages_counted, tally_event
@@ -252,3 +253,33 @@ async def test_a_worker_stopping_during_the_linger_takes_no_new_batch(tally: Tal
     await asyncio.sleep(1.2)  # past the linger's timer
     assert sizes == [1]
     assert await tally.counters() == {"linger-stop": 1}
+
+
+async def test_an_idle_consumer_waits_in_its_poll_instead_of_polling_and_sleeping(
+    tally: Tally,
+) -> None:
+    """A poll waits for records up to POLL_WAIT_MS and returns when they arrive; an idle
+    consumer does not poll and sleep every few milliseconds (FastStream's loop slept its poll
+    timeout after every empty poll: 10 ms, 50 polls a second)."""
+    settings = tally.settings.model_copy(update={"consumers": 1})
+    first, second = tally_event("idle", 1), tally_event("idle", 2)
+    async with running_worker(SPEC, settings, tally.database_url) as worker:
+        await tally.send(first)
+        await tally.totals(first["event_id"])
+        [consumer] = [s.consumer for s in worker.broker.subscribers]
+        polls = 0
+        getmany = consumer.getmany
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal polls
+            polls += 1
+            return await getmany(*args, **kwargs)
+
+        consumer.getmany = counted
+        idle_s = 1.0
+        await asyncio.sleep(idle_s)
+        polls_while_idle = polls
+        await tally.send(second)
+        await tally.totals(second["event_id"])
+    assert polls_while_idle <= idle_s * 1000 / POLL_WAIT_MS + 2
+    assert await tally.counters() == {"idle": 3}
