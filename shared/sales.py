@@ -1,6 +1,5 @@
 """`pos.sales.v1`: what a till says about a sale."""
 
-from collections.abc import Collection
 from decimal import Decimal
 from typing import Literal, Self
 
@@ -34,7 +33,6 @@ SaleStage = Literal["authorize", "completed", "voided", "returned"]
 
 # Contract (crm.loyalty.v1): points are earned on tenders other than `points` and `voucher`.
 LOYALTY_EXCLUDED_TENDERS: frozenset[TenderType] = frozenset({"points", "voucher"})
-_POINTS_TENDERS: frozenset[TenderType] = frozenset({"points"})
 
 
 class Tender(Message):
@@ -103,16 +101,11 @@ class SaleEvent(Message):
 
     def account_amount(self) -> Decimal:
         """What the sale puts on (or, when returned, credits back to) the account."""
-        # A loop, not sum() over a generator: this is asked twice of every sale decided.
-        amount = _ZERO
-        for tender in self.tenders:
-            if tender.type == "account":
-                amount += tender.amount
-        return amount
+        return self._tendered("account")
 
     def points_amount(self) -> Decimal:
         """The money value paid with loyalty points."""
-        return self._tendered(_POINTS_TENDERS)
+        return self._tendered("points")
 
     def loyalty_amount(self) -> Decimal:
         """The money value that earns points under the contract's default rule."""
@@ -121,11 +114,13 @@ class SaleEvent(Message):
             _ZERO,
         )
 
-    def has_account_tender(self) -> bool:
-        return any(tender.type == "account" for tender in self.tenders)
-
-    def _tendered(self, types: Collection[TenderType]) -> Decimal:
-        return sum((t.amount for t in self.tenders if t.type in types), _ZERO)
+    def _tendered(self, kind: TenderType) -> Decimal:
+        # A loop, not sum() over a generator: the account amount is asked twice of every sale.
+        amount = _ZERO
+        for tender in self.tenders:
+            if tender.type == kind:
+                amount += tender.amount
+        return amount
 
     @model_validator(mode="after")
     def _sale_rules(self) -> Self:
